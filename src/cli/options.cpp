@@ -1,0 +1,136 @@
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+
+namespace symgnn::cli {
+
+namespace {
+
+void add_common_options(po::options_description& desc) {
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>()->value_name("FILE"),
+      "read options from an INI file (key = value; the command line overrides it)");
+}
+
+// Every option name any command knows: a config file may hold keys for other commands (a train
+// config is also read by predict), but a key no command knows is a mistake worth reporting.
+const std::set<std::string>& known_option_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> all;
+    for (const Command& c : all_commands()) {
+      po::options_description d;
+      po::positional_options_description p;
+      add_common_options(d);
+      c.define(d, p);
+      for (const auto& o : d.options()) all.insert(o->long_name());
+    }
+    return all;
+  }();
+  return names;
+}
+
+// Reads key = value lines; [section] headers only group keys for the reader.
+po::parsed_options parse_config(const std::string& path, const po::options_description& desc) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(path + ": cannot open the configuration file");
+  po::parsed_options parsed(&desc);
+  std::string raw;
+  std::size_t line = 0;
+  auto config_error = [&](const std::string& what) {
+    throw UsageError(path + ":" + std::to_string(line) + ": " + what);
+  };
+  while (std::getline(in, raw)) {
+    ++line;
+    std::string_view s = trim(raw);
+    if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+    if (s.empty() || s.front() == '#' || s.front() == ';') continue;
+    if (s.front() == '[') {
+      if (s.back() != ']') config_error("expected a section header like [train]");
+      continue;
+    }
+    auto eq = s.find('=');
+    if (eq == std::string_view::npos) config_error("expected 'key = value'");
+    std::string key(trim(s.substr(0, eq)));
+    std::replace(key.begin(), key.end(), '_', '-');  // type_map and type-map are the same key
+    std::string_view value = s.substr(eq + 1);
+    if (auto hash = value.find(" #"); hash != std::string_view::npos) value = value.substr(0, hash);
+    value = trim(value);
+    if (!known_option_names().count(key))
+      config_error("unknown option '" + key + "' (see symgnn-dist COMMAND --help)");
+    if (key == "config" || key == "help")
+      config_error("'" + key + "' cannot be set in a config file");
+    const po::option_description* od = desc.find_nothrow(key, false);
+    if (!od) continue;  // another command's option
+    po::option opt;
+    opt.string_key = key;
+    if (od->semantic()->max_tokens() > 1) {
+      std::vector<std::string_view> tok;
+      split_whitespace(value, tok);
+      for (auto t : tok) opt.value.emplace_back(t);
+    } else if (od->semantic()->max_tokens() == 1) {
+      opt.value.emplace_back(value);
+    } else if (value != "true" && value != "1" && value != "yes") {
+      if (value == "false" || value == "0" || value == "no") continue;
+      config_error("'" + key + "' is a switch: expected true or false");
+    }
+    opt.original_tokens = {key};
+    parsed.options.push_back(opt);
+  }
+  return parsed;
+}
+
+}  // namespace
+
+bool parse_options(const Command& command, const std::vector<std::string>& args,
+                   po::variables_map& vm) {
+  po::options_description desc("Options of symgnn-dist " + command.name);
+  po::positional_options_description positional;
+  add_common_options(desc);
+  command.define(desc, positional);
+  try {
+    // No guessing of abbreviated options: --cutof must not silently mean --cutoff.
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(desc).positional(positional).style(style).run(),
+              vm);
+    if (vm.count("help")) {
+      std::cout << "usage: symgnn-dist " << command.usage << "\n\n"
+                << command.summary << "\n\n"
+                << desc << "\n";
+      return false;
+    }
+    if (vm.count("config")) po::store(parse_config(vm["config"].as<std::string>(), desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see: symgnn-dist " + command.name + " --help)");
+  }
+  return true;
+}
+
+void add_read_options(po::options_description& desc) {
+  desc.add_options()("format", po::value<std::string>()->default_value("auto"),
+                     "input format: auto (by extension), extxyz, lammps-dump, lammps-data, hdf5")(
+      "type-map", po::value<std::string>()->default_value(""),
+      "species of LAMMPS numeric atom types, in type order (\"Cu Zr\") or as \"1=Cu,2=Zr\"");
+}
+
+ReadOptions read_options(const po::variables_map& vm) {
+  ReadOptions r;
+  r.format = parse_format(vm["format"].as<std::string>());
+  r.type_map = parse_type_map(vm["type-map"].as<std::string>());
+  return r;
+}
+
+std::string group_digits(long long v) {
+  std::string s = std::to_string(v < 0 ? -v : v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
+    s.insert(static_cast<std::size_t>(i), ",");
+  return v < 0 ? "-" + s : s;
+}
+
+}  // namespace symgnn::cli

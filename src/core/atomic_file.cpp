@@ -1,0 +1,43 @@
+#include "core/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <system_error>
+
+#include "core/error.hpp"
+
+namespace symgnn {
+
+namespace {
+std::atomic<unsigned> counter{0};
+}
+
+AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+  if (target_.has_parent_path() && !std::filesystem::is_directory(target_.parent_path()))
+    throw Error(target_.string() + ": cannot write: directory " + target_.parent_path().string() +
+                " does not exist");
+  temp_ = target_;
+  temp_ += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    std::error_code ec;
+    std::filesystem::remove(temp_, ec);
+  }
+}
+
+void AtomicFile::commit() {
+  int fd = ::open(temp_.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(target_.string() + ": cannot write: the temporary file is missing");
+  ::fsync(fd);
+  ::close(fd);
+  std::error_code ec;
+  std::filesystem::rename(temp_, target_, ec);
+  if (ec) throw Error(target_.string() + ": cannot write: " + ec.message());
+  committed_ = true;
+}
+
+}  // namespace symgnn

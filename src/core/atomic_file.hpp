@@ -1,0 +1,31 @@
+// Outputs are written under a temporary name beside the target and renamed into place on commit,
+// so a crash or an error never leaves a half-written file under the real name.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace symgnn {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target);
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();  // removes the temporary file unless commit() succeeded
+
+  // Where to write: a unique name in the target's directory (same file system, so rename is
+  // atomic).
+  const std::filesystem::path& temp_path() const { return temp_; }
+  const std::filesystem::path& target() const { return target_; }
+
+  // fsyncs the temporary file and renames it over the target.
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  bool committed_ = false;
+};
+
+}  // namespace symgnn

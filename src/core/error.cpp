@@ -1,0 +1,15 @@
+#include "core/error.hpp"
+
+namespace symgnn {
+
+void input_error(std::string_view file, std::size_t line, std::string_view what) {
+  std::string msg(file);
+  if (line > 0) {
+    msg.push_back(':');
+    msg.append(std::to_string(line));
+  }
+  msg.append(": ").append(what);
+  throw Error(msg);
+}
+
+}  // namespace symgnn

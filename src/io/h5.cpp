@@ -1,0 +1,288 @@
+#include "io/h5.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace symgnn::h5 {
+
+namespace {
+
+// Silences HDF5's automatic error printing once; our messages say what went wrong instead.
+void quiet() {
+  static bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+[[noreturn]] void fail(const Location& at, const std::string& name, const std::string& what) {
+  throw Error(at.file + ": " + at.where(name) + ": " + what);
+}
+
+template <typename T>
+hid_t native_type();
+template <>
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+hid_t native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
+template <>
+hid_t native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+hid_t native_type<std::uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
+template <>
+hid_t native_type<std::uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
+
+Handle string_type() {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && close_) close_(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+std::string Location::where(const std::string& name) const {
+  if (name.empty()) return path;
+  return path == "/" ? "/" + name : path + "/" + name;
+}
+
+Handle create_file(const std::string& path) {
+  quiet();
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
+  return f;
+}
+
+Handle open_file_readonly(const std::string& path) {
+  quiet();
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    FILE* probe = std::fopen(path.c_str(), "rb");
+    if (!probe) throw Error(path + ": cannot open for reading");
+    std::fclose(probe);
+    throw Error(path + ": not an HDF5 file (truncated or of another format)");
+  }
+  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) throw Error(path + ": cannot open HDF5 file (truncated or corrupt?)");
+  return f;
+}
+
+Handle create_group(const Location& at, const std::string& name) {
+  // Track creation order so that members (e.g. per-atom columns) list back in the order written.
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  Handle g(H5Gcreate2(at.id, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) fail(at, name, "cannot create group");
+  return g;
+}
+
+Handle open_group(const Location& at, const std::string& name) {
+  if (!exists(at, name)) fail(at, name, "group is missing");
+  Handle g(H5Gopen2(at.id, name.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) fail(at, name, "cannot open group");
+  return g;
+}
+
+bool exists(const Location& at, const std::string& name) {
+  return H5Lexists(at.id, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> member_names(const Location& at) {
+  std::vector<std::string> names;
+  H5G_info_t info;
+  if (H5Gget_info(at.id, &info) < 0) fail(at, "", "cannot list group");
+  // Creation order where the writer tracked it, name order otherwise.
+  H5_index_t index = H5_INDEX_CRT_ORDER;
+  if (info.nlinks > 0 &&
+      H5Lget_name_by_idx(at.id, ".", index, H5_ITER_INC, 0, nullptr, 0, H5P_DEFAULT) < 0)
+    index = H5_INDEX_NAME;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(at.id, ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) fail(at, "", "cannot list group");
+    std::string name(static_cast<std::size_t>(len), '\0');
+    H5Lget_name_by_idx(at.id, ".", index, H5_ITER_INC, i, name.data(),
+                       static_cast<std::size_t>(len) + 1, H5P_DEFAULT);
+    names.push_back(name);
+  }
+  return names;
+}
+
+template <typename T>
+void write(const Location& at, const std::string& name, const std::vector<hsize_t>& dims,
+           const T* data) {
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  Handle set(H5Dcreate2(at.id, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
+                        H5P_DEFAULT, H5P_DEFAULT),
+             H5Dclose);
+  if (!set.valid()) fail(at, name, "cannot create dataset");
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (total > 0 && H5Dwrite(set.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail(at, name, "write failed");
+}
+
+template <typename T>
+std::vector<T> read(const Location& at, const std::string& name, std::vector<hsize_t>& dims) {
+  if (!exists(at, name)) fail(at, name, "dataset is missing");
+  Handle set(H5Dopen2(at.id, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) fail(at, name, "cannot open dataset");
+  Handle space(H5Dget_space(set.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail(at, name, "cannot read the dataset's shape");
+  dims.assign(static_cast<std::size_t>(rank), 0);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  std::vector<T> v(static_cast<std::size_t>(total));
+  if (total > 0 &&
+      H5Dread(set.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    fail(at, name, "read failed (truncated file or a type that does not convert?)");
+  return v;
+}
+
+#define SYMGNN_H5_INSTANTIATE(T)                                                           \
+  template void write<T>(const Location&, const std::string&, const std::vector<hsize_t>&, \
+                         const T*);                                                        \
+  template std::vector<T> read<T>(const Location&, const std::string&, std::vector<hsize_t>&);
+SYMGNN_H5_INSTANTIATE(double)
+SYMGNN_H5_INSTANTIATE(float)
+SYMGNN_H5_INSTANTIATE(std::int32_t)
+SYMGNN_H5_INSTANTIATE(std::int64_t)
+SYMGNN_H5_INSTANTIATE(std::uint8_t)
+SYMGNN_H5_INSTANTIATE(std::uint64_t)
+#undef SYMGNN_H5_INSTANTIATE
+
+void write_strings(const Location& at, const std::string& name, const std::vector<std::string>& v) {
+  Handle type = string_type();
+  hsize_t n = v.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle set(H5Dcreate2(at.id, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                        H5P_DEFAULT),
+             H5Dclose);
+  if (!set.valid()) fail(at, name, "cannot create dataset");
+  std::vector<const char*> ptrs;
+  for (const auto& s : v) ptrs.push_back(s.c_str());
+  if (n > 0 && H5Dwrite(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    fail(at, name, "write failed");
+}
+
+std::vector<std::string> read_strings(const Location& at, const std::string& name) {
+  if (!exists(at, name)) fail(at, name, "dataset is missing");
+  Handle set(H5Dopen2(at.id, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle space(H5Dget_space(set.get()), H5Sclose);
+  Handle file_type(H5Dget_type(set.get()), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_STRING || H5Tis_variable_str(file_type.get()) <= 0)
+    fail(at, name, "expected a dataset of variable-length strings");
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+  Handle type = string_type();
+  if (n > 0 && H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    fail(at, name, "read failed");
+  std::vector<std::string> out;
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+void write_attribute(const Location& at, const std::string& name, const std::string& value) {
+  Handle type = string_type();
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(at.id, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+  const char* p = value.c_str();
+  if (!attr.valid() || H5Awrite(attr.get(), type.get(), &p) < 0)
+    fail(at, "", "cannot write attribute '" + name + "'");
+}
+
+void write_attribute(const Location& at, const std::string& name, std::int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(
+      H5Acreate2(at.id, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
+    fail(at, "", "cannot write attribute '" + name + "'");
+}
+
+bool has_attribute(const Location& at, const std::string& name) {
+  return H5Aexists(at.id, name.c_str()) > 0;
+}
+
+std::string read_string_attribute(const Location& at, const std::string& name) {
+  if (!has_attribute(at, name)) fail(at, "", "attribute '" + name + "' is missing");
+  Handle attr(H5Aopen(at.id, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle file_type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_STRING)
+    fail(at, "", "attribute '" + name + "' is not a string");
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    Handle type = string_type();
+    char* p = nullptr;
+    if (H5Aread(attr.get(), type.get(), &p) < 0)
+      fail(at, "", "cannot read attribute '" + name + "'");
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
+  std::size_t size = H5Tget_size(file_type.get());
+  std::string s(size, '\0');
+  if (H5Aread(attr.get(), file_type.get(), s.data()) < 0)
+    fail(at, "", "cannot read attribute '" + name + "'");
+  s.erase(std::find(s.begin(), s.end(), '\0'), s.end());
+  return s;
+}
+
+std::int64_t read_int_attribute(const Location& at, const std::string& name) {
+  if (!has_attribute(at, name)) fail(at, "", "attribute '" + name + "' is missing");
+  Handle attr(H5Aopen(at.id, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle file_type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_INTEGER)
+    fail(at, "", "attribute '" + name + "' is not an integer");
+  std::int64_t v = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &v) < 0)
+    fail(at, "", "cannot read attribute '" + name + "'");
+  return v;
+}
+
+std::vector<std::string> attribute_names(const Location& at) {
+  std::vector<std::string> names;
+  // H5Aiterate2 works across HDF5 1.10 and 1.12+, unlike the H5Oget_info variants.
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+  };
+  hsize_t idx = 0;
+  if (H5Aiterate2(at.id, H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &names) < 0)
+    fail(at, "", "cannot list attributes");
+  return names;
+}
+
+}  // namespace symgnn::h5

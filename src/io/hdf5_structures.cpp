@@ -1,0 +1,140 @@
+#include "io/hdf5_structures.hpp"
+
+#include <cstdio>
+
+#include "core/error.hpp"
+#include "io/h5.hpp"
+
+namespace symgnn {
+
+namespace {
+
+std::string frame_group_name(std::size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%06zu", i);
+  return buf;
+}
+
+void expect_shape(const h5::Location& at, const std::string& name, const std::vector<hsize_t>& dims,
+                  const std::vector<hsize_t>& want) {
+  if (dims == want) return;
+  auto show = [](const std::vector<hsize_t>& d) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+    return s + ")";
+  };
+  throw Error(at.file + ": " + at.where(name) + ": expected shape " + show(want) + ", got " +
+              show(dims));
+}
+
+}  // namespace
+
+void write_hdf5_structures(const std::string& path, const std::vector<Structure>& frames) {
+  h5::Handle file = h5::create_file(path);
+  h5::Location root{file.get(), path, "/"};
+  h5::write_attribute(root, "format", std::string(kStructureFormatName));
+  h5::write_attribute(root, "format_version", std::int64_t{kStructureFormatVersion});
+  h5::Handle all = h5::create_group(root, "structures");
+  h5::Location all_at{all.get(), path, "/structures"};
+  h5::write_attribute(all_at, "count", static_cast<std::int64_t>(frames.size()));
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    const Structure& s = frames[f];
+    const std::string name = frame_group_name(f);
+    h5::Handle g = h5::create_group(all_at, name);
+    h5::Location at{g.get(), path, "/structures/" + name};
+    const auto n = static_cast<hsize_t>(s.size());
+    h5::write_attribute(at, "source", s.source);
+    h5::write(at, "cell", {3, 3}, s.cell.h.data());
+    h5::write(at, "origin", {3}, s.cell.origin.data());
+    std::uint8_t pbc[3] = {s.pbc[0], s.pbc[1], s.pbc[2]};
+    h5::write(at, "pbc", {3}, pbc);
+    h5::write(at, "positions", {n, 3}, s.positions.data());
+    h5::write(at, "species", {n}, s.species.data());
+    h5::write_strings(at, "species_names", s.species_names);
+    h5::write(at, "ids", {n}, s.ids.data());
+    h5::Handle props = h5::create_group(at, "properties");
+    h5::Location props_at{props.get(), path, at.path + "/properties"};
+    for (const auto& p : s.properties) {
+      std::vector<hsize_t> dims{n};
+      if (p.components > 1) dims.push_back(static_cast<hsize_t>(p.components));
+      h5::write(props_at, p.name, dims, p.values.data());
+      h5::Handle set(H5Dopen2(props.get(), p.name.c_str(), H5P_DEFAULT), H5Dclose);
+      h5::write_attribute({set.get(), path, props_at.where(p.name)}, "integer",
+                          std::int64_t{p.integer});
+    }
+    h5::Handle info = h5::create_group(at, "info");
+    for (const auto& [key, value] : s.info)
+      h5::write_attribute({info.get(), path, at.path + "/info"}, key, value);
+  }
+  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
+}
+
+std::vector<Structure> read_hdf5_structures(const std::string& path) {
+  h5::Handle file = h5::open_file_readonly(path);
+  h5::Location root{file.get(), path, "/"};
+  if (!h5::has_attribute(root, "format") ||
+      h5::read_string_attribute(root, "format") != kStructureFormatName)
+    throw Error(path + ": not a symgnn-dist structure file (attribute /format should be '" +
+                std::string(kStructureFormatName) + "')");
+  std::int64_t version = h5::read_int_attribute(root, "format_version");
+  if (version != kStructureFormatVersion)
+    throw Error(path + ": structure format version " + std::to_string(version) +
+                " is not supported (this build reads version " +
+                std::to_string(kStructureFormatVersion) + ")");
+  h5::Handle all = h5::open_group(root, "structures");
+  h5::Location all_at{all.get(), path, "/structures"};
+  std::vector<Structure> frames;
+  for (const std::string& name : h5::member_names(all_at)) {
+    h5::Handle g = h5::open_group(all_at, name);
+    h5::Location at{g.get(), path, "/structures/" + name};
+    Structure s;
+    s.source = h5::has_attribute(at, "source") ? h5::read_string_attribute(at, "source")
+                                               : path + "#" + name;
+    std::vector<hsize_t> dims;
+    auto cell = h5::read<double>(at, "cell", dims);
+    expect_shape(at, "cell", dims, {3, 3});
+    std::copy(cell.begin(), cell.end(), s.cell.h.begin());
+    auto origin = h5::read<double>(at, "origin", dims);
+    expect_shape(at, "origin", dims, {3});
+    std::copy(origin.begin(), origin.end(), s.cell.origin.begin());
+    auto pbc = h5::read<std::uint8_t>(at, "pbc", dims);
+    expect_shape(at, "pbc", dims, {3});
+    for (int k = 0; k < 3; ++k) s.pbc[k] = pbc[k] != 0;
+    s.species = h5::read<std::int32_t>(at, "species", dims);
+    if (dims.size() != 1) expect_shape(at, "species", dims, {s.species.size()});
+    const hsize_t n = s.species.size();
+    s.positions = h5::read<double>(at, "positions", dims);
+    expect_shape(at, "positions", dims, {n, 3});
+    s.ids = h5::read<std::int64_t>(at, "ids", dims);
+    expect_shape(at, "ids", dims, {n});
+    s.species_names = h5::read_strings(at, "species_names");
+    if (h5::exists(at, "properties")) {
+      h5::Handle props = h5::open_group(at, "properties");
+      h5::Location props_at{props.get(), path, at.path + "/properties"};
+      for (const std::string& pname : h5::member_names(props_at)) {
+        AtomProperty p;
+        p.name = pname;
+        p.values = h5::read<double>(props_at, pname, dims);
+        if (dims.empty() || dims[0] != n || dims.size() > 2)
+          expect_shape(props_at, pname, dims, {n});
+        p.components = dims.size() == 2 ? static_cast<int>(dims[1]) : 1;
+        h5::Handle set(H5Dopen2(props.get(), pname.c_str(), H5P_DEFAULT), H5Dclose);
+        h5::Location set_at{set.get(), path, props_at.where(pname)};
+        p.integer =
+            h5::has_attribute(set_at, "integer") && h5::read_int_attribute(set_at, "integer") != 0;
+        s.properties.push_back(std::move(p));
+      }
+    }
+    if (h5::exists(at, "info")) {
+      h5::Handle info = h5::open_group(at, "info");
+      h5::Location info_at{info.get(), path, at.path + "/info"};
+      for (const std::string& key : h5::attribute_names(info_at))
+        s.info.emplace_back(key, h5::read_string_attribute(info_at, key));
+    }
+    frames.push_back(std::move(s));
+  }
+  if (frames.empty()) throw Error(path + ": /structures holds no structures");
+  return frames;
+}
+
+}  // namespace symgnn

@@ -1,0 +1,112 @@
+// The symgnn-dist executable as a user runs it: commands, config files, errors and exit codes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+
+#include "io/formats.hpp"
+#include "util.hpp"
+
+namespace symgnn {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(SYMGNN_BINARY) + " " + args + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  Result r{-1, ""};
+  std::array<char, 4096> buf;
+  std::size_t got;
+  while ((got = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) r.output.append(buf.data(), got);
+  int raw = pclose(pipe.release());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+const std::string kSample = std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train0.extxyz";
+
+TEST(Cli, GraphPrintsTheEdgeCountOfTheSample) {
+  Result r = run("graph " + kSample);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("edges       267,838 (self 8,000)"));
+  EXPECT_THAT(r.output, HasSubstr("atoms       8,000 (Cu 5,120, Zr 2,880)"));
+  Result no_self = run("graph --no-self-edges " + kSample);
+  EXPECT_THAT(no_self.output, HasSubstr("edges       259,838 (self 0)"));
+}
+
+TEST(Cli, ConfigFileSetsOptionsAndCommandLineOverrides) {
+  test::TempDir dir;
+  std::string cfg = dir.write("c.ini", "# test\n[graph]\ncutoff = 3.0\nno_self_edges = true\n");
+  Result from_file = run("graph --config " + cfg + " " + kSample);
+  EXPECT_EQ(from_file.status, 0) << from_file.output;
+  EXPECT_THAT(from_file.output, HasSubstr("cutoff      3 A, self edges excluded"));
+  Result overridden = run("graph --config " + cfg + " --cutoff 4 " + kSample);
+  EXPECT_THAT(overridden.output, HasSubstr("cutoff      4 A"));
+}
+
+TEST(Cli, UnknownCommandsOptionsAndConfigKeysAreUsageErrors) {
+  Result cmd = run("trian");
+  EXPECT_EQ(cmd.status, 2);
+  EXPECT_THAT(cmd.output, HasSubstr("unknown command 'trian'"));
+  Result opt = run("graph --cutof 4 " + kSample);
+  EXPECT_EQ(opt.status, 2);
+  EXPECT_THAT(opt.output, HasSubstr("cutof"));
+  test::TempDir dir;
+  std::string cfg = dir.write("bad.ini", "cutoff = 5\ncutof = 4\n");
+  Result key = run("graph --config " + cfg + " " + kSample);
+  EXPECT_EQ(key.status, 2);
+  EXPECT_THAT(key.output, HasSubstr("bad.ini:2: unknown option 'cutof'"));
+  Result help = run("graph --help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_THAT(help.output, HasSubstr("--cutoff"));
+}
+
+TEST(Cli, BadInputFileExitsNonZeroNamingTheFile) {
+  Result r = run("graph " + test::data_path("extxyz/truncated.extxyz"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.output, HasSubstr("truncated.extxyz:4: truncated"));
+  Result missing = run("graph /no/such/file.extxyz");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_THAT(missing.output, HasSubstr("/no/such/file.extxyz: cannot open"));
+}
+
+TEST(Cli, ConvertReplicatesAndRoundTripsThroughHdf5AndDump) {
+  test::TempDir dir;
+  Result h5 = run("convert " + kSample + " " + dir.file("big.h5") + " --replicate 2x1x1");
+  ASSERT_EQ(h5.status, 0) << h5.output;
+  EXPECT_THAT(h5.output, HasSubstr("16,000 atoms"));
+  Result dump = run("convert " + dir.file("big.h5") + " " + dir.file("big.dump"));
+  ASSERT_EQ(dump.status, 0) << dump.output;
+  Result xyz = run("convert " + dir.file("big.dump") + " " + dir.file("big.extxyz"));
+  ASSERT_EQ(xyz.status, 0) << xyz.output;
+  auto a = read_structures(dir.file("big.h5")).at(0);
+  auto b = read_structures(dir.file("big.extxyz")).at(0);
+  EXPECT_EQ(a.positions, b.positions);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.require_property("energy_barrier").values,
+            b.require_property("energy_barrier").values);
+  Result g = run("graph " + dir.file("big.extxyz"));
+  EXPECT_THAT(g.output, HasSubstr("edges       535,676"));  // twice train0's edges
+  Result bad = run("convert " + kSample + " " + dir.file("x.h5") + " --replicate 2x0x1");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.output, HasSubstr("--replicate '2x0x1'"));
+}
+
+TEST(Cli, DevicesReportsTheCudaBackendState) {
+  Result r = run("devices");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cpu "));
+  EXPECT_THAT(r.output, HasSubstr("cuda "));
+}
+
+}  // namespace
+}  // namespace symgnn

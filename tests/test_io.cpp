@@ -1,0 +1,219 @@
+// Structure readers and writers: extended XYZ, HDF5, format dispatch, replication, bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "io/formats.hpp"
+#include "io/structure.hpp"
+#include "util.hpp"
+
+namespace symgnn {
+namespace {
+
+using ::testing::HasSubstr;
+
+void expect_identical(const Structure& a, const Structure& b) {
+  EXPECT_EQ(a.cell.h, b.cell.h);
+  EXPECT_EQ(a.cell.origin, b.cell.origin);
+  EXPECT_EQ(a.pbc, b.pbc);
+  EXPECT_EQ(a.positions, b.positions);  // bitwise: writers print shortest round-trip numbers
+  EXPECT_EQ(a.ids, b.ids);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a.species_names[static_cast<std::size_t>(a.species[i])],
+              b.species_names[static_cast<std::size_t>(b.species[i])]);
+  ASSERT_EQ(a.properties.size(), b.properties.size());
+  for (std::size_t p = 0; p < a.properties.size(); ++p) {
+    EXPECT_EQ(a.properties[p].name, b.properties[p].name);
+    EXPECT_EQ(a.properties[p].components, b.properties[p].components);
+    EXPECT_EQ(a.properties[p].integer, b.properties[p].integer);
+    EXPECT_EQ(a.properties[p].values, b.properties[p].values);
+  }
+}
+
+TEST(ExtXYZ, ReadsColumnsCellPbcAndInfo) {
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  ASSERT_EQ(frames.size(), 2u);
+  const Structure& s = frames[0];
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s.cell.h, (std::array<double, 9>{10, 0, 0, 0, 11, 0, 0, 0, 12}));
+  EXPECT_EQ(s.pbc, (std::array<bool, 3>{true, true, false}));
+  EXPECT_EQ(s.species_names, (std::vector<std::string>{"Cu", "Zr"}));
+  EXPECT_EQ(s.species, (std::vector<std::int32_t>{0, 1, 0}));
+  EXPECT_EQ(s.ids, (std::vector<std::int64_t>{7, 8, 9}));
+  EXPECT_EQ(s.positions, (std::vector<double>{1.5, 2, 3, -1, 12.5, 5, 0, 0, 0}));
+  EXPECT_EQ(s.require_property("energy_barrier").values, (std::vector<double>{1.25, 2.5, 0.75}));
+  const AtomProperty& force = s.require_property("force");
+  EXPECT_EQ(force.components, 3);
+  EXPECT_EQ(force.values, (std::vector<double>{0.1, 0.2, 0.3, 0, 0, 0, 1e-3, -2, 3}));
+  EXPECT_EQ(s.require_property("fixed").values, (std::vector<double>{1, 0, 1}));
+  EXPECT_THAT(s.info,
+              ::testing::Contains(std::pair<std::string, std::string>("note", "two words")));
+  EXPECT_THAT(s.info, ::testing::Contains(std::pair<std::string, std::string>("Timestep", "100")));
+
+  const Structure& t = frames[1];  // defaults: species + pos, pbc from the Lattice, ids 1..N
+  EXPECT_EQ(t.pbc, (std::array<bool, 3>{true, true, true}));
+  EXPECT_EQ(t.cell.origin, (std::array<double, 3>{1, 2, 3}));
+  EXPECT_EQ(t.cell.h[3], 1.0);
+  EXPECT_EQ(t.ids, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_THAT(t.source, HasSubstr("good.extxyz#1"));
+}
+
+TEST(ExtXYZ, RoundTripsExactly) {
+  test::TempDir dir;
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  write_structures(dir.file("copy.extxyz"), frames);
+  auto back = read_structures(dir.file("copy.extxyz"));
+  ASSERT_EQ(back.size(), frames.size());
+  for (std::size_t f = 0; f < frames.size(); ++f) expect_identical(frames[f], back[f]);
+}
+
+struct BadFile {
+  const char* file;
+  const char* line;  // ":LINE:" expected in the message, or "" for whole-file errors
+  const char* says;
+};
+
+TEST(ExtXYZ, RefusesBadFilesWithFileLineAndExpectation) {
+  const BadFile cases[] = {
+      {"truncated.extxyz", ":4:", "truncated"},
+      {"count_too_small.extxyz", ":5:", "expected the number of atoms"},
+      {"non_numeric.extxyz", ":3:", "field 'pos': expected a finite number, got 'abc'"},
+      {"nan_label.extxyz", ":3:", "field 'energy_barrier': expected a finite number, got 'nan'"},
+      {"inf_position.extxyz", ":4:", "expected a finite number, got 'inf'"},
+      {"unknown_species.extxyz", ":4:", "unknown species 'Xx'"},
+      {"degenerate_cell.extxyz", ":2:", "Lattice is degenerate"},
+      {"short_lattice.extxyz", ":2:", "expected 9"},
+      {"extra_column.extxyz", ":3:", "has 5 fields, expected 4 (species pos[3])"},
+      {"bad_count.extxyz", ":1:", "expected the number of atoms"},
+      {"no_positions.extxyz", ":2:", "no 'pos:R:3' column"},
+      {"empty.extxyz", "", "empty"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    std::string msg = test::error_message(
+        [&] { read_structures(test::data_path(std::string("extxyz/") + c.file)); });
+    EXPECT_THAT(msg, HasSubstr(c.file));
+    EXPECT_THAT(msg, HasSubstr(c.line));
+    EXPECT_THAT(msg, HasSubstr(c.says));
+  }
+}
+
+TEST(Structure, MissingLabelColumnNamesFileAndColumns) {
+  auto s = read_structures(test::data_path("extxyz/no_labels.extxyz")).at(0);
+  std::string msg = test::error_message([&] { s.require_property("energy_barrier"); });
+  EXPECT_THAT(msg, HasSubstr("no_labels.extxyz"));
+  EXPECT_THAT(msg, HasSubstr("'energy_barrier' is missing"));
+}
+
+TEST(HDF5, RoundTripsManyStructures) {
+  test::TempDir dir;
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  write_structures(dir.file("all.h5"), frames);
+  auto back = read_structures(dir.file("all.h5"));
+  ASSERT_EQ(back.size(), frames.size());
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    expect_identical(frames[f], back[f]);
+    EXPECT_EQ(frames[f].source, back[f].source);
+    EXPECT_EQ(frames[f].info.size(), back[f].info.size());
+  }
+}
+
+TEST(HDF5, RefusesTruncatedForeignAndMalformedFiles) {
+  test::TempDir dir;
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  write_structures(dir.file("ok.h5"), frames);
+  // Truncated: the first half of a valid file.
+  std::ifstream in(dir.file("ok.h5"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  dir.write("half.h5", bytes.substr(0, bytes.size() / 2));
+  EXPECT_THAT(test::error_message([&] { read_structures(dir.file("half.h5")); }),
+              HasSubstr("half.h5"));
+  // Not HDF5 at all.
+  dir.write("text.h5", "hello\n");
+  EXPECT_THAT(test::error_message([&] { read_structures(dir.file("text.h5")); }),
+              HasSubstr("not an HDF5 file"));
+  // HDF5, but not ours.
+  {
+    hid_t f = H5Fcreate(dir.file("foreign.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+  }
+  EXPECT_THAT(test::error_message([&] { read_structures(dir.file("foreign.h5")); }),
+              HasSubstr("not a symgnn-dist structure file"));
+  // Ours, but positions of the wrong shape.
+  {
+    write_structures(dir.file("bad_shape.h5"), {frames[0]});
+    hid_t f = H5Fopen(dir.file("bad_shape.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/structures/000000/positions", H5P_DEFAULT);
+    hsize_t dims[2] = {2, 3};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t set = H5Dcreate2(f, "/structures/000000/positions", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
+                           H5P_DEFAULT, H5P_DEFAULT);
+    double zeros[6] = {};
+    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
+    H5Dclose(set);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  std::string msg = test::error_message([&] { read_structures(dir.file("bad_shape.h5")); });
+  EXPECT_THAT(msg, HasSubstr("/structures/000000/positions"));
+  EXPECT_THAT(msg, HasSubstr("expected shape (3, 3), got (2, 3)"));
+}
+
+TEST(Formats, WritesAtomicallyAndLeavesNoTemporaryOnError) {
+  test::TempDir dir;
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  dir.write("out.extxyz", "previous content\n");
+  // An unsupported output format fails before anything replaces the old file.
+  EXPECT_THAT(test::error_message(
+                  [&] { write_structures(dir.file("out.extxyz"), frames, Format::kLammpsData); }),
+              HasSubstr("not supported"));
+  std::ifstream in(dir.file("out.extxyz"));
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(first, "previous content");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1) << "a temporary file was left behind";
+  EXPECT_THAT(test::error_message([&] { format_from_path("x.pdb"); }), HasSubstr("'.pdb'"));
+  EXPECT_THAT(test::error_message([&] { write_structures("/nonexistent-dir/x.extxyz", frames); }),
+              HasSubstr("does not exist"));
+}
+
+TEST(Structure, ReplicateRepeatsCellsAtomsAndLabels) {
+  auto s = read_structures(test::data_path("extxyz/good.extxyz")).at(1);  // triclinic, 2 atoms
+  s.properties.push_back({"eb", 1, false, {0.5, 1.5}});
+  Structure r = replicate(s, {2, 3, 1});
+  ASSERT_EQ(r.size(), 12u);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_DOUBLE_EQ(r.cell.h[c], 2 * s.cell.h[c]);
+    EXPECT_DOUBLE_EQ(r.cell.h[3 + c], 3 * s.cell.h[3 + c]);
+    EXPECT_DOUBLE_EQ(r.cell.h[6 + c], s.cell.h[6 + c]);
+  }
+  // Copy (cx=1, cy=2) is copy index 1 + 2*2 = 5; its atom 1 is shifted by a + 2b.
+  for (int c = 0; c < 3; ++c)
+    EXPECT_DOUBLE_EQ(r.positions[3 * 11 + c],
+                     s.positions[3 + c] + s.cell.h[c] + 2 * s.cell.h[3 + c]);
+  EXPECT_EQ(r.ids[11], 2 + 5 * 2);
+  EXPECT_EQ(r.require_property("eb").values[11], 1.5);
+  std::set<std::int64_t> unique(r.ids.begin(), r.ids.end());
+  EXPECT_EQ(unique.size(), r.size());
+  auto slab = s;
+  slab.pbc[2] = false;
+  EXPECT_THAT(test::error_message([&] { replicate(slab, {1, 1, 2}); }), HasSubstr("not periodic"));
+}
+
+TEST(Structure, ParsesTypeMaps) {
+  EXPECT_EQ(parse_type_map("Cu Zr"), (std::vector<std::string>{"Cu", "Zr"}));
+  EXPECT_EQ(parse_type_map("2=Zr,1=Cu"), (std::vector<std::string>{"Cu", "Zr"}));
+  EXPECT_THAT(test::error_message([&] { parse_type_map("Cu Qq"); }),
+              HasSubstr("'Qq' is not a chemical element"));
+  EXPECT_THAT(test::error_message([&] { parse_type_map("0=Cu"); }), HasSubstr("TYPE >= 1"));
+}
+
+}  // namespace
+}  // namespace symgnn

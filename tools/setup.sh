@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages symgnn-dist needs (only those missing), then configures and builds.
+# Usage: tools/setup.sh [BUILD_DIR]   (default: build)   Extra CMake flags: SYMGNN_CMAKE_FLAGS.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+
+packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
+          hdf5-tools libboost-program-options-dev libopenblas-dev libgtest-dev libgmock-dev
+          googletest libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# nvcc lives outside PATH on stock CUDA installs; with it the CUDA backend is built (AUTO).
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+
+jobs=$(nproc)
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release ${SYMGNN_CMAKE_FLAGS:-} >/dev/null
+cmake --build "$build" -j "$jobs"
