@@ -63,7 +63,7 @@ void expect_same_edges(const std::vector<Edge>& want, const std::vector<Edge>& g
   for (std::size_t k = 0; k < want.size(); ++k) {
     ASSERT_EQ(want[k].dst, got[k].dst) << "edge " << k;
     ASSERT_EQ(want[k].src, got[k].src) << "edge " << k;
-    for (int x = 0; x < 3; ++x) ASSERT_NEAR(want[k].v[x], got[k].v[x], 1e-9) << "edge " << k;
+    for (int x = 0; x < 3; ++x) ASSERT_NEAR(want[k].v[x], got[k].v[x], 1e-5) << "edge " << k;
   }
 }
 
@@ -146,7 +146,7 @@ TEST(NeighborGraph, ReverseMapPairsOppositeEdges) {
     EXPECT_EQ(g.src[r], g.dst[e]);
     EXPECT_EQ(g.dst[r], g.src[e]);
     EXPECT_EQ(rev[r], e);
-    for (int x = 0; x < 3; ++x) EXPECT_NEAR(g.vec[3 * r + x], -g.vec[3 * e + x], 1e-9);
+    for (int x = 0; x < 3; ++x) EXPECT_NEAR(g.vec[3 * r + x], -g.vec[3 * e + x], 1e-5);
   }
 }
 

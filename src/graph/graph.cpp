@@ -7,8 +7,8 @@
 
 namespace symgnn {
 
-std::vector<std::int64_t> reverse_edges(const Graph& g) {
-  std::vector<std::int64_t> rev(static_cast<std::size_t>(g.num_edges()), -1);
+Buffer<std::int64_t> reverse_edges(const Graph& g) {
+  Buffer<std::int64_t> rev(static_cast<std::size_t>(g.num_edges()));
   bool missing = false;
 #pragma omp parallel for schedule(dynamic, 1024) reduction(|| : missing)
   for (std::int64_t j = 0; j < g.num_atoms; ++j) {

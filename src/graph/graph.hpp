@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/buffer.hpp"
+
 namespace symgnn {
 
 // Periodic image of the source atom, in lattice vectors, relative to positions wrapped into the
 // cell. Small boxes may hold the same (src, dst) pair several times with different images.
 struct Image {
-  std::int8_t a = 0, b = 0, c = 0;
+  std::int8_t a, b, c;  // no initialisers, so Buffer<Image> skips zero-filling; Image{} is 0
   friend bool operator==(const Image&, const Image&) = default;
   Image operator-() const {
     return {static_cast<std::int8_t>(-a), static_cast<std::int8_t>(-b),
@@ -24,10 +26,10 @@ struct Graph {
   std::int64_t num_atoms = 0;
   std::vector<std::int64_t>
       offsets;  // num_atoms + 1: edges into atom j are [offsets[j], offsets[j+1])
-  std::vector<std::int32_t> src;
-  std::vector<std::int32_t> dst;
-  std::vector<Image> image;
-  std::vector<double> vec;  // 3 per edge, Å
+  Buffer<std::int32_t> src;
+  Buffer<std::int32_t> dst;
+  Buffer<Image> image;
+  Buffer<float> vec;  // 3 per edge, Å; float32, the model's precision (selection is in double)
 
   std::int64_t num_edges() const { return static_cast<std::int64_t>(src.size()); }
   std::int64_t in_degree(std::int64_t j) const { return offsets[j + 1] - offsets[j]; }
@@ -36,7 +38,7 @@ struct Graph {
 // reverse[e] is the edge (dst[e] -> src[e]) with the opposite image, whose vector is -vec[e]. Since
 // every edge has its reverse, this also lists each atom's outgoing edges: the reverses of its
 // incoming ones. Throws Error if some edge has no reverse (a graph not built by build_graph).
-std::vector<std::int64_t> reverse_edges(const Graph& g);
+Buffer<std::int64_t> reverse_edges(const Graph& g);
 
 struct DegreeStats {
   std::int64_t min = 0, max = 0;

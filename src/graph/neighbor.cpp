@@ -325,9 +325,9 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
           g.src[e] = cand.atom[c];
           g.dst[e] = j;
           g.image[e] = cand.image[c];
-          g.vec[3 * e] = r[0] - cand.x[c];
-          g.vec[3 * e + 1] = r[1] - cand.y[c];
-          g.vec[3 * e + 2] = r[2] - cand.z[c];
+          g.vec[3 * e] = static_cast<float>(r[0] - cand.x[c]);
+          g.vec[3 * e + 1] = static_cast<float>(r[1] - cand.y[c]);
+          g.vec[3 * e + 2] = static_cast<float>(r[2] - cand.z[c]);
           ++e;
         }
       }

@@ -361,7 +361,9 @@ class DataReader {
         if (symbols[t].empty()) {
           std::string why =
               !type_map_.empty()
-                  ? "the type map names only " + std::to_string(type_map_.size()) + " type(s)"
+                  ? (t < type_map_.size() ? std::string("the type map gives it no symbol")
+                                          : "the type map names only " +
+                                                std::to_string(type_map_.size()) + " type(s)")
               : t < mass_symbols_.size() && !mass_symbols_[t].empty()
                   ? "its Masses comment '" + mass_symbols_[t] + "' is not a chemical element"
                   : "the Masses section has no '# Symbol' comment for it";
