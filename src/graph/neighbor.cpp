@@ -90,12 +90,14 @@ struct Candidates {
   std::vector<double> x, y, z, d2;
   std::vector<std::int32_t> atom;
   std::vector<Image> image;
-  void clear() {
-    x.clear();
-    y.clear();
-    z.clear();
-    atom.clear();
-    image.clear();
+  void clear() { resize(0); }
+  void resize(std::size_t n) {
+    x.resize(n);
+    y.resize(n);
+    z.resize(n);
+    d2.resize(n);
+    atom.resize(n);
+    image.resize(n);
   }
 };
 
@@ -240,8 +242,9 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
 
   // Gathers the candidate sources of bin b (with their image shifts) into `cand`.
   auto gather = [&](std::int64_t b, Candidates& cand) {
-    cand.clear();
     const std::int64_t bx = b % nb[0], by = (b / nb[0]) % nb[1], bz = b / (nb[0] * nb[1]);
+    cand.clear();
+    std::size_t c = 0;
     for (const Stencil& s : stencil) {
       std::int64_t t[3] = {bx + s.d[0], by + s.d[1], bz + s.d[2]};
       std::int64_t img[3] = {0, 0, 0};
@@ -256,21 +259,25 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
       }
       if (!inside) continue;
       const std::int64_t tb = (t[2] * nb[1] + t[1]) * nb[0] + t[0];
+      const auto first = static_cast<std::size_t>(bin_start[tb]);
+      const auto count = static_cast<std::size_t>(bin_start[tb + 1]) - first;
+      if (count == 0) continue;
       double shift[3];
-      for (int c = 0; c < 3; ++c)
-        shift[c] = static_cast<double>(img[0]) * h[c] + static_cast<double>(img[1]) * h[3 + c] +
-                   static_cast<double>(img[2]) * h[6 + c];
+      for (int x = 0; x < 3; ++x)
+        shift[x] = static_cast<double>(img[0]) * h[x] + static_cast<double>(img[1]) * h[3 + x] +
+                   static_cast<double>(img[2]) * h[6 + x];
       const Image image{static_cast<std::int8_t>(img[0]), static_cast<std::int8_t>(img[1]),
                         static_cast<std::int8_t>(img[2])};
-      for (std::int64_t slot = bin_start[tb]; slot < bin_start[tb + 1]; ++slot) {
-        cand.x.push_back(wrapped[3 * slot] + shift[0]);
-        cand.y.push_back(wrapped[3 * slot + 1] + shift[1]);
-        cand.z.push_back(wrapped[3 * slot + 2] + shift[2]);
-        cand.atom.push_back(bin_atoms[slot]);
-        cand.image.push_back(image);
+      cand.resize(c + count);
+      for (std::size_t k = 0; k < count; ++k, ++c) {
+        const std::size_t slot = first + k;
+        cand.x[c] = wrapped[3 * slot] + shift[0];
+        cand.y[c] = wrapped[3 * slot + 1] + shift[1];
+        cand.z[c] = wrapped[3 * slot + 2] + shift[2];
+        cand.atom[c] = bin_atoms[slot];
+        cand.image[c] = image;
       }
     }
-    cand.d2.resize(cand.x.size());
   };
   auto distances = [](Candidates& cand, const double* r) {
     const std::size_t nc = cand.x.size();
