@@ -1,0 +1,40 @@
+// A batch: one or more structures joined into one disconnected graph (the published model trains
+// on the six training glasses joined together), in the layout the kernels use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/buffer.hpp"
+#include "graph/graph.hpp"
+#include "io/structure.hpp"
+
+namespace symgnn {
+
+struct GraphBatch {
+  std::int64_t num_nodes = 0, num_edges = 0;
+  Buffer<std::int64_t> offsets;      // num_nodes + 1: incoming edges of j, grouped by destination
+  Buffer<std::int32_t> src, dst;     // per edge
+  Buffer<std::int64_t> out_offsets;  // num_nodes + 1: edges leaving i are out_edges[...]
+  Buffer<std::int64_t> out_edges;    // edge ids grouped by source (the transpose of the CSR)
+  Buffer<float> vec;                 // 3 per edge, r_dst - r_src (Å)
+  Buffer<std::int32_t> species;      // per node, model species index
+  Buffer<std::int64_t> node_id;      // global ids keying random numbers (dropout)
+  Buffer<std::int64_t> edge_id;
+  Buffer<float> label;                   // per node (empty when unlabelled)
+  std::vector<std::int64_t> node_begin;  // first node of each structure (+ total at the end)
+  std::vector<std::string> sources;
+};
+
+// Fills out_offsets / out_edges from src (counting sort; stable, so deterministic).
+void build_transpose(GraphBatch& b);
+
+// Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
+// symbol is an Error naming the structure); `label` names the per-atom label column, or "" for
+// none (a missing column is an Error). Global ids number nodes and edges across the batch.
+GraphBatch make_batch(const std::vector<const Structure*>& structures,
+                      const std::vector<const Graph*>& graphs,
+                      const std::vector<std::string>& species_names, const std::string& label);
+
+}  // namespace symgnn
