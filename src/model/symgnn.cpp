@@ -1,0 +1,519 @@
+#include "model/symgnn.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "model/blas.hpp"
+#include "model/philox.hpp"
+
+namespace symgnn {
+
+namespace {
+
+template <typename T>
+void add_into(std::int64_t count, const T* x, T* y) {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
+}  // namespace
+
+int ModelConfig::train_transforms() const {
+  switch (symmetrization) {
+    case Symmetrization::kFixed:
+      return 2;
+    case Symmetrization::kNone:
+      return 1;
+    case Symmetrization::kLength:
+      return 0;
+    default:
+      return transforms;
+  }
+}
+
+void ModelConfig::validate() const {
+  if (dim < 1) throw UsageError("model: dim must be positive");
+  if (heads.empty()) throw UsageError("model: at least one message-passing layer is needed");
+  for (int h : heads)
+    if (h < 1) throw UsageError("model: every layer needs at least one head");
+  if (heads.back() != 1)
+    throw UsageError("model: the last layer's heads are averaged as published; give it 1 head");
+  if (dropout < 0 || dropout >= 1) throw UsageError("model: dropout must be in [0, 1)");
+  if (species.empty()) throw UsageError("model: the species list is empty");
+  if ((symmetrization == Symmetrization::kVonMises || symmetrization == Symmetrization::kUniform) &&
+      transforms < 1)
+    throw UsageError("model: symmetrization needs at least one transform");
+  if (!(label_std > 0)) throw UsageError("model: label_std must be positive");
+}
+
+template <typename T>
+typename SymGNN<T>::BatchNormIds SymGNN<T>::add_batchnorm(const std::string& name, std::int64_t c) {
+  return {params_.add(name + ".weight", c, 1), params_.add(name + ".bias", c, 1),
+          buffers_.add(name + ".running_mean", c, 1), buffers_.add(name + ".running_var", c, 1)};
+}
+
+template <typename T>
+SymGNN<T>::SymGNN(const ModelConfig& config) : config_(config) {
+  config_.validate();
+  const std::int64_t d = config_.dim;
+  const bool length = config_.symmetrization == Symmetrization::kLength;
+  // Names follow the PyTorch state_dict of the published model (symgnn_torch.py).
+  embedding_ =
+      params_.add("node_enc.0.weight", static_cast<std::int64_t>(config_.species.size()), d);
+  node_bn1_ = add_batchnorm("node_enc.1", d);
+  node_l2_w_ = params_.add("node_enc.3.weight", d, d);
+  node_l2_b_ = params_.add("node_enc.3.bias", d, 1);
+  node_bn2_ = add_batchnorm("node_enc.4", d);
+  edge_l1_w_ = params_.add("edge_enc.0.weight", d, length ? 1 : 3);
+  edge_l1_b_ = params_.add("edge_enc.0.bias", d, 1);
+  edge_bn1_ = add_batchnorm("edge_enc.1", d);
+  edge_l2_w_ = params_.add("edge_enc.3.weight", d, d);
+  edge_l2_b_ = params_.add("edge_enc.3.bias", d, 1);
+  edge_bn2_ = add_batchnorm("edge_enc.4", d);
+  for (std::size_t l = 0; l < config_.heads.size(); ++l) {
+    const std::string p = "layers." + std::to_string(l);
+    const std::int64_t h = config_.heads[l], hd = h * d;
+    LayerIds ids;
+    ids.heads = static_cast<int>(h);
+    ids.W_node = params_.add(p + ".egat.fc_node_src.weight", hd, d);
+    ids.W_ni = params_.add(p + ".egat.fc_ni.weight", hd, d);
+    ids.W_nj = params_.add(p + ".egat.fc_nj.weight", hd, d);
+    ids.W_fij = params_.add(p + ".egat.fc_fij.weight", hd, d);
+    ids.attn = params_.add(p + ".egat.attn", h, d);
+    ids.bias = params_.add(p + ".egat.bias", hd, 1);
+    ids.bn_node = add_batchnorm(p + ".nn_", hd);
+    ids.bn_edge = add_batchnorm(p + ".en", hd);
+    ids.pn_w = params_.add(p + ".pn.weight", d, hd);
+    ids.pn_b = params_.add(p + ".pn.bias", d, 1);
+    ids.pe_w = params_.add(p + ".pe.weight", d, hd);
+    ids.pe_b = params_.add(p + ".pe.bias", d, 1);
+    layers_.push_back(ids);
+  }
+  for (int i = 0; i < config_.decoder_layers; ++i) {
+    const std::string p = "dec.";
+    dec_w_.push_back(params_.add(p + std::to_string(3 * i) + ".weight", d, d));
+    dec_b_.push_back(params_.add(p + std::to_string(3 * i) + ".bias", d, 1));
+    dec_bn_.push_back(add_batchnorm(p + std::to_string(3 * i + 1), d));
+    dec_prelu_.push_back(params_.add(p + std::to_string(3 * i + 2) + ".weight", 1, 1));
+  }
+  out_w_ = params_.add("dec." + std::to_string(3 * config_.decoder_layers) + ".weight", 1, d);
+  out_b_ = params_.add("dec." + std::to_string(3 * config_.decoder_layers) + ".bias", 1, 1);
+  if (config_.symmetrization == Symmetrization::kVonMises) {
+    vm_mu_ = params_.add("sym.mu", 2, 3);
+    vm_log_kappa_ = params_.add("sym.log_kappa", 2, 3);
+  }
+  params_.finalize();
+  buffers_.finalize();
+  initialize(0);
+}
+
+template <typename T>
+void SymGNN<T>::initialize(std::uint64_t seed) {
+  // Every parameter draws from its own Philox stream position (step = parameter index).
+  auto uniform = [&](int id, double bound) {
+    const auto& info = params_.info(id);
+    const kernels::PhiloxKey key =
+        kernels::philox_key(seed, rng_stream::kInit, static_cast<std::uint64_t>(id));
+    T* w = params_.value(id);
+    for (std::int64_t i = 0; i < info.size(); ++i)
+      w[i] = static_cast<T>(
+          (2 * kernels::uniform01<double>(key, static_cast<std::uint64_t>(i), 0) - 1) * bound);
+  };
+  auto normal = [&](int id, double std) {
+    const auto& info = params_.info(id);
+    const kernels::PhiloxKey key =
+        kernels::philox_key(seed, rng_stream::kInit, static_cast<std::uint64_t>(id));
+    T* w = params_.value(id);
+    for (std::int64_t i = 0; i < info.size(); ++i)
+      w[i] = static_cast<T>(std * kernels::normal<double>(key, static_cast<std::uint64_t>(i), 0));
+  };
+  auto fill = [&](int id, double v) {
+    T* w = params_.value(id);
+    for (std::int64_t i = 0; i < params_.info(id).size(); ++i) w[i] = static_cast<T>(v);
+  };
+  auto linear = [&](int w, int b) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(params_.info(w).cols));
+    uniform(w, bound);
+    if (b >= 0) uniform(b, bound);
+  };
+  auto bn = [&](const BatchNormIds& ids) {
+    fill(ids.weight, 1);
+    fill(ids.bias, 0);
+    T* m = buffers_.value(ids.mean);
+    T* v = buffers_.value(ids.var);
+    for (std::int64_t i = 0; i < buffers_.info(ids.mean).size(); ++i) {
+      m[i] = T(0);
+      v[i] = T(1);
+    }
+  };
+  normal(embedding_, 1.0);
+  bn(node_bn1_);
+  linear(node_l2_w_, node_l2_b_);
+  bn(node_bn2_);
+  linear(edge_l1_w_, edge_l1_b_);
+  bn(edge_bn1_);
+  linear(edge_l2_w_, edge_l2_b_);
+  bn(edge_bn2_);
+  const double gain = std::sqrt(2.0);  // calculate_gain("relu")
+  const double d = config_.dim;
+  for (const LayerIds& l : layers_) {
+    const double hd = l.heads * d;
+    for (int id : {l.W_node, l.W_ni, l.W_nj, l.W_fij}) normal(id, gain * std::sqrt(2.0 / (d + hd)));
+    // attn has PyTorch shape (1, H, d): fan_in = H d, fan_out = d.
+    normal(l.attn, gain * std::sqrt(2.0 / (hd + d)));
+    fill(l.bias, 0);
+    bn(l.bn_node);
+    bn(l.bn_edge);
+    linear(l.pn_w, l.pn_b);
+    linear(l.pe_w, l.pe_b);
+  }
+  for (std::size_t i = 0; i < dec_w_.size(); ++i) {
+    linear(dec_w_[i], dec_b_[i]);
+    bn(dec_bn_[i]);
+    fill(dec_prelu_[i], 0.25);
+  }
+  linear(out_w_, out_b_);
+  if (vm_mu_ >= 0) {
+    fill(vm_mu_, 0);
+    fill(vm_log_kappa_, 0);
+  }
+}
+
+template <typename T>
+VonMisesParams SymGNN<T>::von_mises() const {
+  VonMisesParams p;
+  if (vm_mu_ < 0) return p;
+  for (int r = 0; r < 2; ++r)
+    for (int a = 0; a < 3; ++a) {
+      p.mu[r][a] = static_cast<double>(params_.value(vm_mu_)[r * 3 + a]);
+      p.log_kappa[r][a] = static_cast<double>(params_.value(vm_log_kappa_)[r * 3 + a]);
+    }
+  return p;
+}
+
+template <typename T>
+void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
+                                  const T* x, T* y, Phase phase, BatchNormSaved* saved,
+                                  bool update_running) {
+  const BatchNormConfig cfg;
+  if (phase == Phase::kEval) {
+    batchnorm_eval_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias),
+                              buffers_.value(ids.mean), buffers_.value(ids.var), y, cfg);
+    return;
+  }
+  saved->mean.resize(1, c);
+  saved->invstd.resize(1, c);
+  if (update_running) {
+    batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+                               saved->mean.ptr(), saved->invstd.ptr(), buffers_.value(ids.mean),
+                               buffers_.value(ids.var), cfg);
+  } else {  // recomputation in backward: same batch statistics, running ones untouched
+    Tensor<T> rm(1, c), rv(1, c);
+    batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+                               saved->mean.ptr(), saved->invstd.ptr(), rm.ptr(), rv.ptr(), cfg);
+  }
+}
+
+template <typename T>
+void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
+                                    const T* x, const BatchNormSaved& saved, const T* dy, T* dx) {
+  batchnorm_backward<T>(n, c, x, params_.value(ids.weight), saved.mean.ptr(), saved.invstd.ptr(),
+                        dy, dx, params_.grad(ids.weight), params_.grad(ids.bias));
+}
+
+template <typename T>
+EgatParams<T> SymGNN<T>::egat_params(const LayerIds& l, bool grad) {
+  auto p = [&](int id) { return grad ? params_.grad(id) : params_.value(id); };
+  return {p(l.W_ni), p(l.W_nj), p(l.W_fij), p(l.W_node), p(l.attn), p(l.bias)};
+}
+
+template <typename T>
+void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
+                                     Phase phase, bool update_running, EdgeEncoderWork& w) {
+  const std::int64_t m = g.num_edges, d = config_.dim;
+  const std::int64_t in = transform ? 3 : 1;
+  w.x.resize(m, in);
+  T* x = w.x.ptr();
+  const float* v = g.vec.data();
+  if (transform) {
+    T t[9];
+    for (int k = 0; k < 9; ++k) t[k] = static_cast<T>((*transform)[static_cast<std::size_t>(k)]);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e = 0; e < m; ++e) {
+      const T r[3] = {v[3 * e], v[3 * e + 1], v[3 * e + 2]};
+      for (int c = 0; c < 3; ++c) x[3 * e + c] = r[0] * t[c] + r[1] * t[3 + c] + r[2] * t[6 + c];
+    }
+  } else {  // the "length" ablation: |x| as a one-dimensional edge feature
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e = 0; e < m; ++e)
+      x[e] = static_cast<T>(std::sqrt(double(v[3 * e]) * v[3 * e] +
+                                      double(v[3 * e + 1]) * v[3 * e + 1] +
+                                      double(v[3 * e + 2]) * v[3 * e + 2]));
+  }
+  w.l1.resize(m, d);
+  linear_forward<T>(m, in, d, x, params_.value(edge_l1_w_), params_.value(edge_l1_b_), w.l1.ptr());
+  w.r1.resize(m, d);
+  batchnorm_forward(edge_bn1_, m, d, w.l1.ptr(), w.r1.ptr(), phase, &w.bn1, update_running);
+  relu_forward<T>(m * d, w.r1.ptr(), w.r1.ptr());
+  w.l2.resize(m, d);
+  linear_forward<T>(m, d, d, w.r1.ptr(), params_.value(edge_l2_w_), params_.value(edge_l2_b_),
+                    w.l2.ptr());
+  w.y.resize(m, d);
+  batchnorm_forward(edge_bn2_, m, d, w.l2.ptr(), w.y.ptr(), phase, &w.bn2, update_running);
+  relu_forward<T>(m * d, w.y.ptr(), w.y.ptr());
+}
+
+template <typename T>
+void SymGNN<T>::dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0, T* x,
+                        const StepKey& key) const {
+  const double p = config_.dropout;
+  if (p <= 0) return;
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+  const std::int64_t d = config_.dim;
+  const kernels::PhiloxKey k = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t c = 0; c < d; ++c) {
+      const float u = kernels::uniform01<float>(k, static_cast<std::uint64_t>(ids[i]),
+                                                lane0 + static_cast<std::uint32_t>(c));
+      x[i * d + c] = u < static_cast<float>(p) ? T(0) : x[i * d + c] * keep_scale;
+    }
+}
+
+template <typename T>
+void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
+                        Phase phase, const StepKey& key, Tensor<T>& prediction, double scale) {
+  const std::int64_t n = g.num_nodes, m = g.num_edges, d = config_.dim;
+  const bool train = phase == Phase::kTrain;
+  transforms_ = transforms;
+  scale_ = scale;
+  key_ = key;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (g.species[static_cast<std::size_t>(i)] < 0 ||
+        g.species[static_cast<std::size_t>(i)] >= static_cast<std::int32_t>(config_.species.size()))
+      throw Error("model: species index out of range in the batch");
+
+  // Node encoder.
+  emb_.resize(n, d);
+  embedding_forward<T>(n, d, g.species.data(), params_.value(embedding_), emb_.ptr());
+  node_r1_.resize(n, d);
+  batchnorm_forward(node_bn1_, n, d, emb_.ptr(), node_r1_.ptr(), phase, &node_bn1_saved_);
+  relu_forward<T>(n * d, node_r1_.ptr(), node_r1_.ptr());
+  node_l2_.resize(n, d);
+  linear_forward<T>(n, d, d, node_r1_.ptr(), params_.value(node_l2_w_), params_.value(node_l2_b_),
+                    node_l2_.ptr());
+  h0_.resize(n, d);
+  batchnorm_forward(node_bn2_, n, d, node_l2_.ptr(), h0_.ptr(), phase, &node_bn2_saved_);
+  relu_forward<T>(n * d, h0_.ptr(), h0_.ptr());
+
+  // Edge encoder, summed over transforms (each with its own batch statistics).
+  Tensor<T> f(m, d);
+  f.zero();
+  {
+    EdgeEncoderWork w;
+    const T s = static_cast<T>(scale);
+    if (config_.symmetrization == Symmetrization::kLength) {
+      edge_encoder_forward(g, nullptr, phase, true, w);
+      add_into<T>(m * d, w.y.ptr(), f.ptr());
+    } else {
+      if (transforms.empty()) throw Error("model: no transforms given for the edge encoder");
+      for (const auto& t : transforms) {
+        edge_encoder_forward(g, &t, phase, true, w);
+        const T* y = w.y.ptr();
+        T* fp = f.ptr();
+#pragma omp parallel for simd schedule(static)
+        for (std::int64_t i = 0; i < m * d; ++i) fp[i] += s * y[i];
+      }
+    }
+  }
+
+  // Message-passing layers.
+  Tensor<T> h = h0_;
+  cache_.resize(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerIds& ids = layers_[l];
+    LayerCache& c = cache_[l];
+    const std::int64_t hd = std::int64_t{ids.heads} * d;
+    c.h_in = h;
+    c.f_in = f;
+    c.a.resize(n, hd);
+    egat_forward<T>(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
+                    egat_params(ids, false), c.a.ptr(), c.egat);
+    c.a_bn.resize(n, hd);
+    batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), c.a_bn.ptr(), phase, &c.bn_node);
+    linear_forward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), params_.value(ids.pn_b),
+                      h.ptr());
+    add_into<T>(n * d, c.h_in.ptr(), h.ptr());
+    edge_work_.resize(m, hd);
+    batchnorm_forward(ids.bn_edge, m, hd, c.egat.u.ptr(), edge_work_.ptr(), phase, &c.bn_edge);
+    linear_forward<T>(m, hd, d, edge_work_.ptr(), params_.value(ids.pe_w), params_.value(ids.pe_b),
+                      f.ptr());
+    add_into<T>(m * d, c.f_in.ptr(), f.ptr());
+    if (train) {
+      const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
+      dropout(n, g.node_id.data(), lane, h.ptr(), key);
+      dropout(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), f.ptr(), key);
+    }
+    if (!train) c = LayerCache{};  // evaluation keeps nothing
+  }
+  if (!train) edge_work_ = Tensor<T>{};
+
+  // Decoder.
+  const std::size_t nd = dec_w_.size();
+  dec_in_.resize(nd + 1);
+  dec_lin_.resize(nd);
+  dec_bnout_.resize(nd);
+  dec_bn_saved_.resize(nd);
+  dec_in_[0] = std::move(h);
+  for (std::size_t i = 0; i < nd; ++i) {
+    dec_lin_[i].resize(n, d);
+    linear_forward<T>(n, d, d, dec_in_[i].ptr(), params_.value(dec_w_[i]), params_.value(dec_b_[i]),
+                      dec_lin_[i].ptr());
+    dec_bnout_[i].resize(n, d);
+    batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), dec_bnout_[i].ptr(), phase,
+                      &dec_bn_saved_[i]);
+    dec_in_[i + 1].resize(n, d);
+    prelu_forward<T>(n * d, params_.value(dec_prelu_[i]), dec_bnout_[i].ptr(),
+                     dec_in_[i + 1].ptr());
+  }
+  prediction.resize(n, 1);
+  linear_forward<T>(n, d, 1, dec_in_[nd].ptr(), params_.value(out_w_), params_.value(out_b_),
+                    prediction.ptr());
+}
+
+template <typename T>
+std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
+                                                       const Tensor<T>& d_prediction) {
+  const std::int64_t n = g.num_nodes, m = g.num_edges, d = config_.dim;
+  const std::size_t nd = dec_w_.size();
+  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows != n)
+    throw Error("model: backward() needs a training forward() over the same batch first");
+
+  // Decoder.
+  Tensor<T> dx(n, d), tmp(n, d);
+  linear_backward<T>(n, d, 1, dec_in_[nd].ptr(), params_.value(out_w_), d_prediction.ptr(),
+                     dx.ptr(), params_.grad(out_w_), params_.grad(out_b_));
+  for (std::size_t k = nd; k-- > 0;) {
+    prelu_backward<T>(n * d, params_.value(dec_prelu_[k]), dec_bnout_[k].ptr(), dx.ptr(), tmp.ptr(),
+                      params_.grad(dec_prelu_[k]));
+    batchnorm_backward_(dec_bn_[k], n, d, dec_lin_[k].ptr(), dec_bn_saved_[k], tmp.ptr(),
+                        tmp.ptr());
+    linear_backward<T>(n, d, d, dec_in_[k].ptr(), params_.value(dec_w_[k]), tmp.ptr(), dx.ptr(),
+                       params_.grad(dec_w_[k]), params_.grad(dec_b_[k]));
+  }
+
+  // Message-passing layers, last to first. dh, df: gradients of the layer outputs.
+  Tensor<T>& dh = dx;
+  Tensor<T> df(m, d), dh_e(n, d), df_e(m, d);
+  df.zero();
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    const LayerIds& ids = layers_[l];
+    LayerCache& c = cache_[l];
+    const std::int64_t hd = std::int64_t{ids.heads} * d;
+    // Dropout: the same mask again from the same keys.
+    const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
+    dropout(n, g.node_id.data(), lane, dh.ptr(), key_);
+    dropout(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), df.ptr(), key_);
+    // Node path: h' = pn(BN(a)) + h.
+    Tensor<T> da(n, hd);
+    linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),
+                       params_.grad(ids.pn_w), params_.grad(ids.pn_b));
+    batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
+    // Edge path: f' = pe(BN(u)) + f; BN(u) is recomputed from the saved batch statistics.
+    edge_work_.resize(m, hd);
+    {
+      const T* u = c.egat.u.ptr();
+      const T* gm = params_.value(ids.bn_edge.weight);
+      const T* bt = params_.value(ids.bn_edge.bias);
+      const T* mean = c.bn_edge.mean.ptr();
+      const T* invstd = c.bn_edge.invstd.ptr();
+      T* y = edge_work_.ptr();
+#pragma omp parallel for schedule(static)
+      for (std::int64_t e = 0; e < m; ++e)
+        for (std::int64_t k = 0; k < hd; ++k)
+          y[e * hd + k] = (u[e * hd + k] - mean[k]) * invstd[k] * gm[k] + bt[k];
+    }
+    Tensor<T> du(m, hd);
+    linear_backward<T>(m, hd, d, edge_work_.ptr(), params_.value(ids.pe_w), df.ptr(), du.ptr(),
+                       params_.grad(ids.pe_w), params_.grad(ids.pe_b));
+    batchnorm_backward_(ids.bn_edge, m, hd, c.egat.u.ptr(), c.bn_edge, du.ptr(), du.ptr());
+    egat_backward<T>(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
+                     egat_params(ids, false), c.egat, da.ptr(), du.ptr(), dh_e.ptr(), df_e.ptr(),
+                     egat_params(ids, true));
+    // Residuals: the inputs also reach the outputs directly.
+    add_into<T>(n * d, dh_e.ptr(), dh.ptr());
+    add_into<T>(m * d, df_e.ptr(), df.ptr());
+  }
+
+  // Edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
+  std::vector<std::array<double, 9>> d_transforms(transforms_.size());
+  {
+    EdgeEncoderWork w;
+    const bool length = config_.symmetrization == Symmetrization::kLength;
+    const std::size_t passes = length ? 1 : transforms_.size();
+    Tensor<T> dy(m, d), dr(m, d);
+    for (std::size_t t = 0; t < passes; ++t) {
+      edge_encoder_forward(g, length ? nullptr : &transforms_[t], Phase::kTrain, false, w);
+      const T s = static_cast<T>(length ? 1.0 : scale_);
+#pragma omp parallel for simd schedule(static)
+      for (std::int64_t i = 0; i < m * d; ++i)
+        dy.data[static_cast<std::size_t>(i)] = s * df.data[static_cast<std::size_t>(i)];
+      relu_backward<T>(m * d, w.y.ptr(), dy.ptr(), dy.ptr());
+      batchnorm_backward_(edge_bn2_, m, d, w.l2.ptr(), w.bn2, dy.ptr(), dy.ptr());
+      linear_backward<T>(m, d, d, w.r1.ptr(), params_.value(edge_l2_w_), dy.ptr(), dr.ptr(),
+                         params_.grad(edge_l2_w_), params_.grad(edge_l2_b_));
+      relu_backward<T>(m * d, w.r1.ptr(), dr.ptr(), dr.ptr());
+      batchnorm_backward_(edge_bn1_, m, d, w.l1.ptr(), w.bn1, dr.ptr(), dr.ptr());
+      const std::int64_t in = length ? 1 : 3;
+      Tensor<T> dxt(m, in);
+      linear_backward<T>(m, in, d, w.x.ptr(), params_.value(edge_l1_w_), dr.ptr(), dxt.ptr(),
+                         params_.grad(edge_l1_w_), params_.grad(edge_l1_b_));
+      if (length) continue;
+      // x' = x T, so dL/dT[a][b] = sum_e x[e][a] dL/dx'[e][b].
+      std::array<double, 9> dt{};
+      for (std::int64_t e = 0; e < m; ++e)
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b)
+            dt[static_cast<std::size_t>(3 * a + b)] +=
+                static_cast<double>(g.vec[static_cast<std::size_t>(3 * e + a)]) *
+                static_cast<double>(dxt(e, b));
+      d_transforms[t] = dt;
+    }
+  }
+
+  // Node encoder.
+  relu_backward<T>(n * d, h0_.ptr(), dh.ptr(), tmp.ptr());
+  batchnorm_backward_(node_bn2_, n, d, node_l2_.ptr(), node_bn2_saved_, tmp.ptr(), tmp.ptr());
+  linear_backward<T>(n, d, d, node_r1_.ptr(), params_.value(node_l2_w_), tmp.ptr(), dx.ptr(),
+                     params_.grad(node_l2_w_), params_.grad(node_l2_b_));
+  relu_backward<T>(n * d, node_r1_.ptr(), dx.ptr(), dx.ptr());
+  batchnorm_backward_(node_bn1_, n, d, emb_.ptr(), node_bn1_saved_, dx.ptr(), dx.ptr());
+  embedding_backward<T>(n, d, g.species.data(), dx.ptr(), params_.grad(embedding_));
+  return d_transforms;
+}
+
+template <typename T>
+double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
+                Tensor<T>& d_prediction) {
+  const std::int64_t n = prediction.rows;
+  if (static_cast<std::int64_t>(label.size()) != n)
+    throw Error("mse_loss: the batch has no labels");
+  d_prediction.resize(n, 1);
+  double loss = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double r = static_cast<double>(prediction.data[static_cast<std::size_t>(i)]) -
+                     (static_cast<double>(label[static_cast<std::size_t>(i)]) - mean) / std;
+    loss += r * r;
+    d_prediction.data[static_cast<std::size_t>(i)] = static_cast<T>(2 * r / static_cast<double>(n));
+  }
+  return loss / static_cast<double>(n);
+}
+
+template class SymGNN<float>;
+template class SymGNN<double>;
+template double mse_loss<float>(const Tensor<float>&, const Buffer<float>&, double, double,
+                                Tensor<float>&);
+template double mse_loss<double>(const Tensor<double>&, const Buffer<float>&, double, double,
+                                 Tensor<double>&);
+
+}  // namespace symgnn

@@ -1,0 +1,134 @@
+// The published SymGNN (see ../shared/docs/symgnn-model-reference.md): node and edge encoders,
+// the edge encoder summed over sampled orthogonal transforms, EGAT layers with BatchNorm,
+// projections, residuals and dropout, and a PReLU decoder. Hand-written forward and backward.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/batch.hpp"
+#include "model/egat.hpp"
+#include "model/ops.hpp"
+#include "model/parameters.hpp"
+#include "model/tensor.hpp"
+#include "model/transforms.hpp"
+
+namespace symgnn {
+
+struct ModelConfig {
+  int dim = 32;
+  std::vector<int> heads = {8, 4, 2, 1};  // the last layer's heads are averaged: it must have 1
+  int decoder_layers = 4;
+  double dropout = 0.25;
+  std::vector<std::string> species = {"Cu", "Zr"};
+  Symmetrization symmetrization = Symmetrization::kFixed;
+  int transforms = 2;  // k in training (fixed: 2, none: 1, length: 0)
+  // Standardisation of the label: y' = (y - mean) / std.
+  double label_mean = 1.6346, label_std = 0.3104;
+
+  int train_transforms() const;  // k as the mode implies
+  void validate() const;         // throws UsageError on an inconsistent configuration
+};
+
+enum class Phase { kTrain, kEval };
+
+// Randomness of one forward pass: dropout masks are keyed by (seed, step, global id).
+struct StepKey {
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;
+};
+
+template <typename T>
+class SymGNN {
+ public:
+  explicit SymGNN(const ModelConfig& config);
+  const ModelConfig& config() const { return config_; }
+  ParameterStore<T>& params() { return params_; }
+  const ParameterStore<T>& params() const { return params_; }
+  // BatchNorm running statistics (not trained, but saved in checkpoints).
+  ParameterStore<T>& buffers() { return buffers_; }
+  const ParameterStore<T>& buffers() const { return buffers_; }
+
+  // PyTorch's default initialisation (Linear uniform +-1/sqrt(fan_in), Embedding N(0,1), BN 1/0,
+  // PReLU 0.25) and Xavier normal (gain sqrt 2) for EGAT weights, from the counter-based RNG.
+  void initialize(std::uint64_t seed);
+
+  VonMisesParams von_mises() const;
+
+  // Forward pass over a batch with the given transforms (x' = x · T). Train: batch statistics,
+  // running statistics updated, dropout on; eval: running statistics, no dropout. `scale`
+  // multiplies the sum over transforms (k_train / k_eval when evaluating with more transforms).
+  void forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
+               Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0);
+
+  // Backward of the last training forward from dL/dprediction (N x 1): accumulates parameter
+  // gradients and returns dL/dT for each transform.
+  std::vector<std::array<double, 9>> backward(const GraphBatch& g, const Tensor<T>& d_prediction);
+
+ private:
+  struct BatchNormIds {
+    int weight, bias, mean, var;
+  };
+  struct BatchNormSaved {
+    Tensor<T> mean, invstd;  // 1 x c
+  };
+  struct LayerIds {
+    int heads;
+    int W_node, W_ni, W_nj, W_fij, attn, bias;
+    BatchNormIds bn_node, bn_edge;
+    int pn_w, pn_b, pe_w, pe_b;
+  };
+  struct LayerCache {
+    Tensor<T> h_in, f_in;  // the layer's inputs, which EGAT's backward needs
+    EgatCache<T> egat;
+    Tensor<T> a;     // EGAT node output, N x H d
+    Tensor<T> a_bn;  // after BatchNorm (input of the node projection)
+    BatchNormSaved bn_node, bn_edge;
+  };
+  // The edge encoder's activations for one transform (recomputed in backward).
+  struct EdgeEncoderWork {
+    Tensor<T> x, l1, r1, l2, y;
+    BatchNormSaved bn1, bn2;
+  };
+
+  BatchNormIds add_batchnorm(const std::string& name, std::int64_t c);
+  void batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x, T* y,
+                         Phase phase, BatchNormSaved* saved, bool update_running = true);
+  void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
+                           const BatchNormSaved& saved, const T* dy, T* dx);
+  EgatParams<T> egat_params(const LayerIds& l, bool grad);
+  void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
+                            Phase phase, bool update_running, EdgeEncoderWork& w);
+  void dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0, T* x,
+               const StepKey& key) const;
+
+  ModelConfig config_;
+  ParameterStore<T> params_, buffers_;
+  int embedding_, node_l2_w_, node_l2_b_, edge_l1_w_, edge_l1_b_, edge_l2_w_, edge_l2_b_;
+  BatchNormIds node_bn1_, node_bn2_, edge_bn1_, edge_bn2_;
+  std::vector<LayerIds> layers_;
+  std::vector<int> dec_w_, dec_b_, dec_prelu_;
+  std::vector<BatchNormIds> dec_bn_;
+  int out_w_, out_b_;
+  int vm_mu_ = -1, vm_log_kappa_ = -1;
+
+  // Saved by the last training forward for backward.
+  std::vector<std::array<double, 9>> transforms_;
+  double scale_ = 1.0;
+  StepKey key_;
+  Tensor<T> emb_, node_r1_, node_l2_, h0_;
+  BatchNormSaved node_bn1_saved_, node_bn2_saved_;
+  std::vector<LayerCache> cache_;
+  Tensor<T> edge_work_;  // E x H d scratch (edge BatchNorm output, then its gradient)
+  std::vector<Tensor<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
+  std::vector<BatchNormSaved> dec_bn_saved_;
+};
+
+// MSE over nodes on standardised labels; fills d_prediction with dL/dprediction.
+template <typename T>
+double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
+                Tensor<T>& d_prediction);
+
+}  // namespace symgnn
