@@ -24,6 +24,8 @@ struct Command {
 Command graph_command();
 Command convert_command();
 Command devices_command();
+Command train_command();
+Command predict_command();
 const std::vector<Command>& all_commands();
 
 // Parses the arguments after the command name, then --config FILE (INI): the command line wins.
@@ -34,6 +36,10 @@ bool parse_options(const Command& command, const std::vector<std::string>& args,
 // --format and --type-map, shared by every command that reads structures.
 void add_read_options(po::options_description& desc);
 ReadOptions read_options(const po::variables_map& vm);
+
+// --dim, --heads, ... --cutoff: the model's shape and data settings (train; predict reads them
+// from the checkpoint).
+void add_model_options(po::options_description& desc);
 
 // 1234567 -> "1,234,567"
 std::string group_digits(long long v);

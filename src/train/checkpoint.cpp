@@ -1,0 +1,225 @@
+#include "train/checkpoint.hpp"
+
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "io/h5.hpp"
+
+namespace symgnn {
+
+namespace {
+
+std::string to_text(double v) {
+  std::string s;
+  append_double(s, v);
+  return s;
+}
+
+double text_double(const h5::Location& at, const std::string& name) {
+  const std::string s = h5::read_string_attribute(at, name);
+  double v;
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  if (!parse_double(s, v))
+    throw Error(at.file + ": " + at.path + ": attribute '" + name + "' is not a number: '" + s +
+                "'");
+  return v;
+}
+
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
+  return s;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+  return s;
+}
+
+// FNV-1a over the bytes of every stored weight, statistic and optimizer array.
+struct Checksum {
+  std::uint64_t h = 1469598103934665603ull;
+  void add(const void* p, std::size_t bytes) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  }
+};
+
+void write_store(const h5::Location& at, const ParameterStore<float>& store, Checksum& sum) {
+  for (int i = 0; i < store.count(); ++i) {
+    const auto& info = store.info(i);
+    h5::write<float>(at, info.name,
+                     {static_cast<hsize_t>(info.rows), static_cast<hsize_t>(info.cols)},
+                     store.value(i));
+    sum.add(store.value(i), static_cast<std::size_t>(info.size()) * sizeof(float));
+  }
+}
+
+void read_store(const h5::Location& at, ParameterStore<float>& store, Checksum& sum) {
+  for (int i = 0; i < store.count(); ++i) {
+    const auto& info = store.info(i);
+    if (!h5::exists(at, info.name))
+      throw Error(at.file + ": " + at.where(info.name) +
+                  " is missing: the checkpoint is of another model shape or version");
+    std::vector<hsize_t> dims;
+    auto v = h5::read<float>(at, info.name, dims);
+    if (dims !=
+        std::vector<hsize_t>{static_cast<hsize_t>(info.rows), static_cast<hsize_t>(info.cols)})
+      throw Error(
+          at.file + ": " + at.where(info.name) + " has shape (" +
+          (dims.size() == 2 ? std::to_string(dims[0]) + ", " + std::to_string(dims[1]) : "?") +
+          "), the model expects (" + std::to_string(info.rows) + ", " + std::to_string(info.cols) +
+          "): the checkpoint is of another model shape");
+    std::copy(v.begin(), v.end(), store.value(i));
+    sum.add(v.data(), v.size() * sizeof(float));
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const SymGNN<float>& model, const Adam<float>* adam,
+                     const TrainState& state, const ModelSetup& setup, const std::string& options) {
+  AtomicFile out(path);
+  {
+    const std::string tmp = out.temp_path().string();
+    h5::Handle file = h5::create_file(tmp);
+    h5::Location root{file.get(), tmp, "/"};
+    h5::write_attribute(root, "format", std::string(kCheckpointFormatName));
+    h5::write_attribute(root, "format_version", std::int64_t{kCheckpointFormatVersion});
+    h5::write_attribute(root, "options", options);
+
+    h5::Handle mg = h5::create_group(root, "model");
+    h5::Location m{mg.get(), tmp, "/model"};
+    const ModelConfig& c = setup.model;
+    h5::write_attribute(m, "dim", std::int64_t{c.dim});
+    h5::write_attribute(m, "heads", join(c.heads));
+    h5::write_attribute(m, "decoder_layers", std::int64_t{c.decoder_layers});
+    h5::write_attribute(m, "dropout", to_text(c.dropout));
+    h5::write_attribute(m, "species", join(c.species));
+    h5::write_attribute(m, "symmetrization", symmetrization_name(c.symmetrization));
+    h5::write_attribute(m, "transforms", std::int64_t{c.transforms});
+    h5::write_attribute(m, "label_mean", to_text(c.label_mean));
+    h5::write_attribute(m, "label_std", to_text(c.label_std));
+    h5::write_attribute(m, "cutoff", to_text(setup.cutoff));
+    h5::write_attribute(m, "self_edges", std::int64_t{setup.self_edges});
+    h5::write_attribute(m, "eval_transforms", std::int64_t{setup.eval_transforms});
+    h5::write_attribute(m, "eval_seed", static_cast<std::int64_t>(setup.eval_seed));
+    h5::write_attribute(m, "label", setup.label);
+
+    Checksum sum;
+    h5::Handle pg = h5::create_group(root, "params");
+    write_store({pg.get(), tmp, "/params"}, model.params(), sum);
+    h5::Handle bg = h5::create_group(root, "buffers");
+    write_store({bg.get(), tmp, "/buffers"}, model.buffers(), sum);
+
+    h5::Handle sg = h5::create_group(root, "state");
+    h5::Location s{sg.get(), tmp, "/state"};
+    h5::write_attribute(s, "epoch", state.epoch);
+    h5::write_attribute(s, "seed", static_cast<std::int64_t>(state.seed));
+    h5::write_attribute(s, "best_val",
+                        state.best_val == -std::numeric_limits<double>::infinity()
+                            ? std::string("-inf")
+                            : to_text(state.best_val));
+    h5::write_attribute(s, "best_epoch", state.best_epoch);
+    h5::write_attribute(s, "evals_since_best", state.evals_since_best);
+
+    if (adam) {
+      h5::Handle og = h5::create_group(root, "optimizer");
+      h5::Location o{og.get(), tmp, "/optimizer"};
+      auto& a = const_cast<Adam<float>&>(*adam);
+      const auto n = static_cast<hsize_t>(a.m().size());
+      h5::write<float>(o, "m", {n}, a.m().data());
+      h5::write<float>(o, "v", {n}, a.v().data());
+      h5::write<float>(o, "v_max", {n}, a.v_max().data());
+      for (auto* b : {&a.m(), &a.v(), &a.v_max()}) sum.add(b->data(), b->size() * sizeof(float));
+      h5::write_attribute(o, "steps", a.steps());
+      h5::write_attribute(o, "lr", to_text(a.config().lr));
+    }
+    h5::write_attribute(root, "checksum", std::to_string(sum.h));
+    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
+  }
+  out.commit();
+}
+
+ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
+  h5::Handle file = h5::open_file_readonly(path);
+  h5::Location root{file.get(), path, "/"};
+  if (!h5::has_attribute(root, "format") ||
+      h5::read_string_attribute(root, "format") != kCheckpointFormatName)
+    throw Error(path + ": not a symgnn-dist checkpoint (attribute /format should be '" +
+                std::string(kCheckpointFormatName) + "')");
+  const auto version = h5::read_int_attribute(root, "format_version");
+  if (version != kCheckpointFormatVersion)
+    throw Error(path + ": checkpoint format version " + std::to_string(version) +
+                " is not supported (this build reads version " +
+                std::to_string(kCheckpointFormatVersion) + ")");
+  h5::Handle mg = h5::open_group(root, "model");
+  h5::Location m{mg.get(), path, "/model"};
+  ModelSetup setup;
+  ModelConfig& c = setup.model;
+  c.dim = static_cast<int>(h5::read_int_attribute(m, "dim"));
+  c.heads.clear();
+  std::istringstream heads(h5::read_string_attribute(m, "heads"));
+  for (int h; heads >> h;) c.heads.push_back(h);
+  c.decoder_layers = static_cast<int>(h5::read_int_attribute(m, "decoder_layers"));
+  c.dropout = text_double(m, "dropout");
+  c.species.clear();
+  std::istringstream species(h5::read_string_attribute(m, "species"));
+  for (std::string s; species >> s;) c.species.push_back(s);
+  c.symmetrization = parse_symmetrization(h5::read_string_attribute(m, "symmetrization"));
+  c.transforms = static_cast<int>(h5::read_int_attribute(m, "transforms"));
+  c.label_mean = text_double(m, "label_mean");
+  c.label_std = text_double(m, "label_std");
+  setup.cutoff = text_double(m, "cutoff");
+  setup.self_edges = h5::read_int_attribute(m, "self_edges") != 0;
+  setup.eval_transforms = static_cast<int>(h5::read_int_attribute(m, "eval_transforms"));
+  setup.eval_seed = static_cast<std::uint64_t>(h5::read_int_attribute(m, "eval_seed"));
+  setup.label = h5::read_string_attribute(m, "label");
+  if (state) {
+    h5::Handle sg = h5::open_group(root, "state");
+    h5::Location s{sg.get(), path, "/state"};
+    state->epoch = h5::read_int_attribute(s, "epoch");
+    state->seed = static_cast<std::uint64_t>(h5::read_int_attribute(s, "seed"));
+    state->best_val = text_double(s, "best_val");
+    state->best_epoch = h5::read_int_attribute(s, "best_epoch");
+    state->evals_since_best = h5::read_int_attribute(s, "evals_since_best");
+  }
+  return setup;
+}
+
+void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam) {
+  h5::Handle file = h5::open_file_readonly(path);
+  h5::Location root{file.get(), path, "/"};
+  Checksum sum;
+  h5::Handle pg = h5::open_group(root, "params");
+  read_store({pg.get(), path, "/params"}, model.params(), sum);
+  h5::Handle bg = h5::open_group(root, "buffers");
+  read_store({bg.get(), path, "/buffers"}, model.buffers(), sum);
+  if (h5::exists(root, "optimizer")) {
+    h5::Handle og = h5::open_group(root, "optimizer");
+    h5::Location o{og.get(), path, "/optimizer"};
+    std::vector<hsize_t> dims;
+    Adam<float> scratch;
+    Adam<float>& a = adam ? *adam : scratch;
+    for (auto [name, buf] :
+         {std::pair{"m", &a.m()}, std::pair{"v", &a.v()}, std::pair{"v_max", &a.v_max()}}) {
+      auto v = h5::read<float>(o, name, dims);
+      if (adam && v.size() != buf->size())
+        throw Error(path + ": /optimizer/" + name + " holds " + std::to_string(v.size()) +
+                    " values, the model has " + std::to_string(buf->size()));
+      sum.add(v.data(), v.size() * sizeof(float));
+      if (adam) std::copy(v.begin(), v.end(), buf->begin());
+    }
+    if (adam) a.set_steps(h5::read_int_attribute(o, "steps"));
+  } else if (adam) {
+    throw Error(path +
+                ": the checkpoint has no optimizer state, so training cannot resume from it");
+  }
+  if (h5::read_string_attribute(root, "checksum") != std::to_string(sum.h))
+    throw Error(path + ": checksum mismatch: the checkpoint is corrupt");
+}
+
+}  // namespace symgnn

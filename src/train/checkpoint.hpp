@@ -1,0 +1,46 @@
+// HDF5 checkpoints (docs/formats.md): the model's configuration, weights, BatchNorm running
+// statistics, the AMSGrad state and the training state, written atomically with a checksum so that
+// a file cut short by a crash is refused rather than resumed.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "model/symgnn.hpp"
+#include "train/optimizer.hpp"
+
+namespace symgnn {
+
+inline constexpr const char* kCheckpointFormatName = "symgnn-dist checkpoint";
+inline constexpr int kCheckpointFormatVersion = 1;
+
+// Settings that travel with the weights: what a later `predict` needs to reproduce the model.
+struct ModelSetup {
+  ModelConfig model;
+  double cutoff = 5.0;
+  bool self_edges = true;
+  int eval_transforms = 0;  // transforms averaged at evaluation (0: as in training)
+  std::uint64_t eval_seed = 12345;
+  std::string label = "energy_barrier";
+};
+
+struct TrainState {
+  std::int64_t epoch = 0;  // epochs completed
+  std::uint64_t seed = 0;
+  double best_val = -std::numeric_limits<double>::infinity();
+  std::int64_t best_epoch = 0;
+  std::int64_t evals_since_best = 0;
+};
+
+void save_checkpoint(const std::string& path, const SymGNN<float>& model, const Adam<float>* adam,
+                     const TrainState& state, const ModelSetup& setup, const std::string& options);
+
+// Reads the setup and training state only (to build a model of the right shape).
+ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state = nullptr);
+
+// Loads weights and statistics into `model` (and the optimizer state into `adam` if given).
+// Refuses, naming the file and the first mismatch, a checkpoint of another model shape.
+void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam);
+
+}  // namespace symgnn
