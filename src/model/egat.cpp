@@ -43,10 +43,11 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
         for (std::int64_t c = 0; c < hd; ++c)
           ue[c] = kernels::leaky_relu(ue[c] + a[c] + b[c], slope);
         for (int k = 0; k < heads; ++k) {
-          double s = 0;
-          for (int c = 0; c < d; ++c) s += static_cast<double>(ue[k * d + c]) * p.attn[k * d + c];
+          T s = 0;  // in T, so the loop vectorises; the softmax below is in double
+          for (int c = 0; c < d; ++c) s += ue[k * d + c] * p.attn[k * d + c];
           alpha[e * heads + k] = static_cast<T>(s);
-          mx[static_cast<std::size_t>(k)] = std::max(mx[static_cast<std::size_t>(k)], s);
+          mx[static_cast<std::size_t>(k)] =
+              std::max(mx[static_cast<std::size_t>(k)], static_cast<double>(s));
         }
       }
       std::fill(sum.begin(), sum.end(), 0.0);
@@ -80,15 +81,13 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
   const T* alpha = cache.alpha.ptr();
   const T* mm = cache.m.ptr();
   const T slope = static_cast<T>(kEgatSlope);
-  const int threads = omp_get_max_threads();
-  std::vector<double> dattn_part(static_cast<std::size_t>(threads * hd), 0.0);
+  Tensor<T> ds_all(m, heads);  // softmax-backward values, for a deterministic d attn below
 
   // Per destination: d alpha, the softmax backward, the attention-vector gradient, and the
   // LeakyReLU backward; du becomes dz, the gradient of the pre-activation.
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel
   {
     std::vector<double> dalpha, dot(static_cast<std::size_t>(heads));
-    double* da = dattn_part.data() + static_cast<std::ptrdiff_t>(omp_get_thread_num()) * hd;
 #pragma omp for schedule(dynamic, 256)
     for (std::int64_t j = 0; j < n; ++j) {
       const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
@@ -99,8 +98,8 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
       for (std::int64_t e = e0; e < e1; ++e) {
         const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
         for (int k = 0; k < heads; ++k) {
-          double s = 0;
-          for (int c = 0; c < d; ++c) s += static_cast<double>(dout[k * d + c]) * ms[k * d + c];
+          T s = 0;
+          for (int c = 0; c < d; ++c) s += dout[k * d + c] * ms[k * d + c];
           dalpha[static_cast<std::size_t>((e - e0) * heads + k)] = s;
           dot[static_cast<std::size_t>(k)] += s * alpha[e * heads + k];
         }
@@ -112,8 +111,8 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
           const double ds =
               alpha[e * heads + k] * (dalpha[static_cast<std::size_t>((e - e0) * heads + k)] -
                                       dot[static_cast<std::size_t>(k)]);
+          ds_all(e, k) = static_cast<T>(ds);
           for (int c = 0; c < d; ++c) {
-            da[k * d + c] += ds * ue[k * d + c];
             const T g_u = due[k * d + c] + static_cast<T>(ds) * p.attn[k * d + c];
             // u > 0 exactly where the pre-activation is > 0 (slope > 0).
             due[k * d + c] = kernels::leaky_relu_grad(ue[k * d + c], slope, g_u);
@@ -122,9 +121,18 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
       }
     }
   }
-  for (int t = 0; t < threads; ++t)
+  // d attn[k][c] = sum_e ds[e][k] u[e][k d + c], summed in a fixed order (bitwise restarts).
+  {
+    Tensor<T> ds_wide(m, hd);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e = 0; e < m; ++e)
+      for (int k = 0; k < heads; ++k)
+        for (int c = 0; c < d; ++c) ds_wide(e, k * d + c) = ds_all(e, k);
+    std::vector<double> sum(static_cast<std::size_t>(hd)), prod(static_cast<std::size_t>(hd));
+    column_sums<T>(m, hd, ds_wide.ptr(), u, sum.data(), prod.data());
     for (std::int64_t c = 0; c < hd; ++c)
-      grad.attn[c] += static_cast<T>(dattn_part[static_cast<std::size_t>(t * hd + c)]);
+      grad.attn[c] += static_cast<T>(prod[static_cast<std::size_t>(c)]);
+  }
 
   // dz (in du) feeds the bias, W_fij and f directly.
   linear_backward<T>(m, d, hd, f, p.W_fij, du, df, grad.W_fij, grad.bias);

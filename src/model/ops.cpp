@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/kernels/elementwise.hpp"
+#include "core/buffer.hpp"
 #include "model/blas.hpp"
 
 namespace symgnn {
@@ -179,13 +180,16 @@ void prelu_forward(std::int64_t count, const T* a, const T* X, T* Y) {
 template <typename T>
 void prelu_backward(std::int64_t count, const T* a, const T* X, const T* dY, T* dX, T* da) {
   const T slope = *a;
-  double s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
+  // d slope = sum over x <= 0 of dy x, summed in a fixed order through column_sums.
+  Buffer<T> neg(static_cast<std::size_t>(count));
+#pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < count; ++i) {
-    if (!(X[i] > T(0))) s += static_cast<double>(dY[i]) * static_cast<double>(X[i]);
+    neg[static_cast<std::size_t>(i)] = X[i] > T(0) ? T(0) : X[i];
     dX[i] = kernels::leaky_relu_grad(X[i], slope, dY[i]);
   }
-  *da += static_cast<T>(s);
+  double s, s2;
+  column_sums<T>(count, 1, dY, neg.data(), &s, &s2);
+  *da += static_cast<T>(s2);
 }
 
 template <typename T>

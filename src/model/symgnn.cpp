@@ -272,12 +272,20 @@ void SymGNN<T>::dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_
   const std::int64_t d = config_.dim;
   const kernels::PhiloxKey k = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
 #pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < rows; ++i)
+  for (std::int64_t i = 0; i < rows; ++i) {
+    // The same numbers as uniform01<float>(k, id, lane), one Philox block per four lanes.
+    std::uint32_t block = ~0u;
+    kernels::Philox4x32 r{};
     for (std::int64_t c = 0; c < d; ++c) {
-      const float u = kernels::uniform01<float>(k, static_cast<std::uint64_t>(ids[i]),
-                                                lane0 + static_cast<std::uint32_t>(c));
+      const std::uint32_t lane = lane0 + static_cast<std::uint32_t>(c);
+      if ((lane >> 2) != block) {
+        block = lane >> 2;
+        r = kernels::philox_block(k, static_cast<std::uint64_t>(ids[i]), block);
+      }
+      const float u = kernels::u01_float(r.v[lane & 3u]);
       x[i * d + c] = u < static_cast<float>(p) ? T(0) : x[i * d + c] * keep_scale;
     }
+  }
 }
 
 template <typename T>

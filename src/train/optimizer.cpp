@@ -42,8 +42,7 @@ void Adam<T>::step(T* params, const T* grads) {
 
 template <typename T>
 double clip_grad_norm(T* grads, std::int64_t size, double max_norm) {
-  double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
+  double sum = 0;  // serial: a fixed summation order keeps restarts bitwise (size is small)
   for (std::int64_t i = 0; i < size; ++i) sum += static_cast<double>(grads[i]) * grads[i];
   const double norm = std::sqrt(sum);
   const double coef = max_norm / (norm + 1e-6);
