@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
-          hdf5-tools libboost-program-options-dev libopenblas-dev libgtest-dev libgmock-dev
+          hdf5-tools libboost-program-options-dev libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev
           googletest libbenchmark-dev)
 missing=()
 for p in "${packages[@]}"; do
