@@ -147,3 +147,69 @@ TEST(Model, ForwardIsDeterministicAndDropoutDependsOnTheStep) {
 
 }  // namespace
 }  // namespace symgnn
+
+namespace symgnn {
+namespace {
+
+// Rotates (and reflects) the whole structure: positions x -> x R, cell rows likewise.
+Structure rotated(const Structure& s, const std::array<double, 9>& r) {
+  Structure t = s;
+  auto apply = [&](const double* x, double* y) {
+    for (int c = 0; c < 3; ++c) y[c] = x[0] * r[c] + x[1] * r[3 + c] + x[2] * r[6 + c];
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) apply(&s.positions[3 * i], &t.positions[3 * i]);
+  for (int k = 0; k < 3; ++k) apply(&s.cell.h[3 * k], &t.cell.h[3 * k]);
+  return t;
+}
+
+double relative_change(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += a[i] * a[i];
+  }
+  return std::sqrt(num / den);
+}
+
+// Predictions for the structure and for a rotated-and-reflected copy, in evaluation mode.
+std::pair<std::vector<double>, std::vector<double>> predictions_under_rotation(
+    Symmetrization mode, int eval_transforms) {
+  Fixture f = small_structure(60, 9.0, 4.0, 31);
+  const std::array<double, 9> r = euler_transform(1, 0.7, -1.1, 2.3);  // an improper rotation
+  Structure s2 = rotated(f.s, r);
+  NeighborOptions opt;
+  opt.cutoff = 4.0;
+  Graph g2 = build_graph(s2.cell, s2.pbc, s2.positions, opt);
+  GraphBatch b2 = make_batch({&s2}, {&g2}, {"Cu", "Zr"}, "energy_barrier");
+  ModelConfig c = tiny_config(mode);
+  c.dim = 8;
+  SymGNN<double> model(c);
+  model.initialize(5);
+  perturb(model, 6);
+  const int k = c.train_transforms();
+  std::vector<std::array<double, 9>> transforms;
+  for (const auto& t : sample_transforms(mode, eval_transforms, {}, 77, 0))
+    transforms.push_back(t.T);
+  const double scale = mode == Symmetrization::kUniform ? double(k) / eval_transforms : 1.0;
+  // Running statistics from a few training passes, so evaluation mode is meaningful.
+  Tensor<double> p1, p2;
+  for (int step = 0; step < 5; ++step)
+    model.forward(f.batch, transforms, Phase::kTrain, {1, std::uint64_t(step)}, p1, scale);
+  model.forward(f.batch, transforms, Phase::kEval, {}, p1, scale);
+  model.forward(b2, transforms, Phase::kEval, {}, p2, scale);
+  return {{p1.data.begin(), p1.data.end()}, {p2.data.begin(), p2.data.end()}};
+}
+
+TEST(Model, UniformSymmetrizationIsNearlyInvariantAndNoneIsNot) {
+  auto [u1, u2] = predictions_under_rotation(Symmetrization::kUniform, 256);
+  auto [n1, n2] = predictions_under_rotation(Symmetrization::kNone, 1);
+  const double uniform_change = relative_change(u1, u2);
+  const double none_change = relative_change(n1, n2);
+  RecordProperty("uniform_relative_change", std::to_string(uniform_change));
+  RecordProperty("none_relative_change", std::to_string(none_change));
+  EXPECT_LT(uniform_change, 0.05);
+  EXPECT_GT(none_change, 4 * uniform_change);
+}
+
+}  // namespace
+}  // namespace symgnn
