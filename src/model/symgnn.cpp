@@ -264,12 +264,11 @@ void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, const std::array<doubl
 }
 
 template <typename T>
-void SymGNN<T>::dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0, T* x,
-                        const StepKey& key) const {
-  const double p = config_.dropout;
-  if (p <= 0) return;
-  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+void SymGNN<T>::dropout_mask(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0,
+                             const StepKey& key, Buffer<std::uint8_t>& mask) const {
   const std::int64_t d = config_.dim;
+  const auto p = static_cast<float>(config_.dropout);
+  mask.resize(static_cast<std::size_t>(rows * d));
   const kernels::PhiloxKey k = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -282,10 +281,18 @@ void SymGNN<T>::dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_
         block = lane >> 2;
         r = kernels::philox_block(k, static_cast<std::uint64_t>(ids[i]), block);
       }
-      const float u = kernels::u01_float(r.v[lane & 3u]);
-      x[i * d + c] = u < static_cast<float>(p) ? T(0) : x[i * d + c] * keep_scale;
+      mask[static_cast<std::size_t>(i * d + c)] = kernels::u01_float(r.v[lane & 3u]) >= p;
     }
   }
+}
+
+template <typename T>
+void SymGNN<T>::apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const {
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - config_.dropout));
+  const std::int64_t count = rows * config_.dim;
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < count; ++i)
+    x[i] = mask[static_cast<std::size_t>(i)] ? x[i] * keep_scale : T(0);
 }
 
 template <typename T>
@@ -295,7 +302,6 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
   const bool train = phase == Phase::kTrain;
   transforms_ = transforms;
   scale_ = scale;
-  key_ = key;
   for (std::int64_t i = 0; i < n; ++i)
     if (g.species[static_cast<std::size_t>(i)] < 0 ||
         g.species[static_cast<std::size_t>(i)] >= static_cast<std::int32_t>(config_.species.size()))
@@ -357,10 +363,12 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     linear_forward<T>(m, hd, d, edge_work_.ptr(), params_.value(ids.pe_w), params_.value(ids.pe_b),
                       f.ptr());
     add_into<T>(m * d, c.f_in.ptr(), f.ptr());
-    if (train) {
+    if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
-      dropout(n, g.node_id.data(), lane, h.ptr(), key);
-      dropout(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), f.ptr(), key);
+      dropout_mask(n, g.node_id.data(), lane, key, c.keep_h);
+      dropout_mask(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), key, c.keep_f);
+      apply_dropout(n, c.keep_h, h.ptr());
+      apply_dropout(m, c.keep_f, f.ptr());
     }
     if (!train) c = LayerCache{};  // evaluation keeps nothing
   }
@@ -418,10 +426,10 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
     const std::int64_t hd = std::int64_t{ids.heads} * d;
-    // Dropout: the same mask again from the same keys.
-    const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
-    dropout(n, g.node_id.data(), lane, dh.ptr(), key_);
-    dropout(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), df.ptr(), key_);
+    if (config_.dropout > 0) {
+      apply_dropout(n, c.keep_h, dh.ptr());
+      apply_dropout(m, c.keep_f, df.ptr());
+    }
     // Node path: h' = pn(BN(a)) + h.
     Tensor<T> da(n, hd);
     linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),

@@ -86,6 +86,7 @@ class SymGNN {
     Tensor<T> a;     // EGAT node output, N x H d
     Tensor<T> a_bn;  // after BatchNorm (input of the node projection)
     BatchNormSaved bn_node, bn_edge;
+    Buffer<std::uint8_t> keep_h, keep_f;  // dropout masks
   };
   // The edge encoder's activations for one transform (recomputed in backward).
   struct EdgeEncoderWork {
@@ -101,8 +102,10 @@ class SymGNN {
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
   void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
                             Phase phase, bool update_running, EdgeEncoderWork& w);
-  void dropout(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0, T* x,
-               const StepKey& key) const;
+  // Dropout keeps (1) or drops (0) each feature; the mask is kept for the backward pass.
+  void dropout_mask(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0,
+                    const StepKey& key, Buffer<std::uint8_t>& mask) const;
+  void apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const;
 
   ModelConfig config_;
   ParameterStore<T> params_, buffers_;
@@ -117,7 +120,6 @@ class SymGNN {
   // Saved by the last training forward for backward.
   std::vector<std::array<double, 9>> transforms_;
   double scale_ = 1.0;
-  StepKey key_;
   Tensor<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;
