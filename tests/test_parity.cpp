@@ -353,11 +353,11 @@ TEST(Parity, MatchesThePyTorchReferenceOnTrain0) {
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     // timeout(1) ends a hung interpreter well within ctest's limit. No transparent huge pages for
     // numpy: the reference's dense O(N^2) graph faults them in slowly on VMs.
-    const std::string command =
-        "NUMPY_MADVISE_HUGEPAGE=0 timeout -k 10 480 " +
-        std::string(kPython) + " " + quote(script) + " " + quote(structure) + " " + quote(out_h5) +
-        " --reference " + quote(reference) + " --seed 0 --double --perturb 0.05 --threads " +
-        std::to_string(threads) + " >" + quote(log) + " 2>&1";
+    const std::string command = "NUMPY_MADVISE_HUGEPAGE=0 timeout -k 10 480 " +
+                                std::string(kPython) + " " + quote(script) + " " +
+                                quote(structure) + " " + quote(out_h5) + " --reference " +
+                                quote(reference) + " --seed 0 --double --perturb 0.05 --threads " +
+                                std::to_string(threads) + " >" + quote(log) + " 2>&1";
     const int status = std::system(command.c_str());
     std::ifstream in(log);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
