@@ -121,17 +121,26 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
       }
     }
   }
-  // d attn[k][c] = sum_e ds[e][k] u[e][k d + c], summed in a fixed order (bitwise restarts).
+  // d attn[k][c] = sum_e ds[e][k] u[e][k d + c]: static edge ranges per thread, partial sums
+  // added in thread order, so the result is bitwise reproducible for a given thread count.
   {
-    Tensor<T> ds_wide(m, hd);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t e = 0; e < m; ++e)
-      for (int k = 0; k < heads; ++k)
-        for (int c = 0; c < d; ++c) ds_wide(e, k * d + c) = ds_all(e, k);
-    std::vector<double> sum(static_cast<std::size_t>(hd)), prod(static_cast<std::size_t>(hd));
-    column_sums<T>(m, hd, ds_wide.ptr(), u, sum.data(), prod.data());
-    for (std::int64_t c = 0; c < hd; ++c)
-      grad.attn[c] += static_cast<T>(prod[static_cast<std::size_t>(c)]);
+    const int threads = omp_get_max_threads();
+    std::vector<double> part(static_cast<std::size_t>(threads * hd), 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      double* acc = part.data() + static_cast<std::ptrdiff_t>(t) * hd;
+      const std::int64_t lo = m * t / threads, hi = m * (t + 1) / threads;
+      for (std::int64_t e = lo; e < hi; ++e)
+        for (int k = 0; k < heads; ++k) {
+          const double ds = ds_all(e, k);
+          const T* ue = u + e * hd + k * d;
+          for (int c = 0; c < d; ++c) acc[k * d + c] += ds * ue[c];
+        }
+    }
+    for (int t = 0; t < threads; ++t)
+      for (std::int64_t c = 0; c < hd; ++c)
+        grad.attn[c] += static_cast<T>(part[static_cast<std::size_t>(t * hd + c)]);
   }
 
   // dz (in du) feeds the bias, W_fij and f directly.

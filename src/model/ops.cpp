@@ -70,12 +70,11 @@ void column_sums(std::int64_t n, std::int64_t c, const T* A, const T* B, double*
 }
 
 template <typename T>
-void batchnorm_train_forward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
-                             const T* beta, T* Y, T* saved_mean, T* saved_invstd, T* running_mean,
-                             T* running_var, const BatchNormConfig& cfg) {
+void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
+                            const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
+                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift) {
   std::vector<double> sum(static_cast<std::size_t>(c)), sq(static_cast<std::size_t>(c));
   column_sums<T>(n, c, X, X, sum.data(), sq.data());
-  std::vector<T> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
   const double nn = static_cast<double>(n);
   for (std::int64_t j = 0; j < c; ++j) {
     const auto k = static_cast<std::size_t>(j);
@@ -87,14 +86,37 @@ void batchnorm_train_forward(std::int64_t n, std::int64_t c, const T* X, const T
     const double unbiased = n > 1 ? var * nn / (nn - 1) : var;
     running_mean[j] = static_cast<T>((1 - cfg.momentum) * running_mean[j] + cfg.momentum * mean);
     running_var[j] = static_cast<T>((1 - cfg.momentum) * running_var[j] + cfg.momentum * unbiased);
-    scale[k] = static_cast<T>(gamma[j] * invstd);
-    shift[k] = static_cast<T>(beta[j] - mean * gamma[j] * invstd);
+    scale[j] = static_cast<T>(gamma[j] * invstd);
+    shift[j] = static_cast<T>(beta[j] - mean * gamma[j] * invstd);
   }
+}
+
+template <typename T>
+void batchnorm_eval_affine(std::int64_t c, const T* gamma, const T* beta, const T* running_mean,
+                           const T* running_var, const BatchNormConfig& cfg, T* scale, T* shift) {
+  for (std::int64_t j = 0; j < c; ++j) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[j]) + cfg.eps);
+    scale[j] = static_cast<T>(gamma[j] * invstd);
+    shift[j] = static_cast<T>(beta[j] - running_mean[j] * gamma[j] * invstd);
+  }
+}
+
+template <typename T>
+void affine_columns(std::int64_t n, std::int64_t c, const T* X, const T* scale, const T* shift,
+                    T* Y) {
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < c; ++j)
-      Y[i * c + j] =
-          X[i * c + j] * scale[static_cast<std::size_t>(j)] + shift[static_cast<std::size_t>(j)];
+    for (std::int64_t j = 0; j < c; ++j) Y[i * c + j] = X[i * c + j] * scale[j] + shift[j];
+}
+
+template <typename T>
+void batchnorm_train_forward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
+                             const T* beta, T* Y, T* saved_mean, T* saved_invstd, T* running_mean,
+                             T* running_var, const BatchNormConfig& cfg) {
+  std::vector<T> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
+  batchnorm_train_affine<T>(n, c, X, gamma, beta, saved_mean, saved_invstd, running_mean,
+                            running_var, cfg, scale.data(), shift.data());
+  affine_columns<T>(n, c, X, scale.data(), shift.data(), Y);
 }
 
 template <typename T>
@@ -102,17 +124,9 @@ void batchnorm_eval_forward(std::int64_t n, std::int64_t c, const T* X, const T*
                             const T* beta, const T* running_mean, const T* running_var, T* Y,
                             const BatchNormConfig& cfg) {
   std::vector<T> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
-  for (std::int64_t j = 0; j < c; ++j) {
-    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[j]) + cfg.eps);
-    scale[static_cast<std::size_t>(j)] = static_cast<T>(gamma[j] * invstd);
-    shift[static_cast<std::size_t>(j)] =
-        static_cast<T>(beta[j] - running_mean[j] * gamma[j] * invstd);
-  }
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < c; ++j)
-      Y[i * c + j] =
-          X[i * c + j] * scale[static_cast<std::size_t>(j)] + shift[static_cast<std::size_t>(j)];
+  batchnorm_eval_affine<T>(c, gamma, beta, running_mean, running_var, cfg, scale.data(),
+                           shift.data());
+  affine_columns<T>(n, c, X, scale.data(), shift.data(), Y);
 }
 
 template <typename T>
@@ -213,6 +227,12 @@ void embedding_backward(std::int64_t n, std::int64_t c, const std::int32_t* inde
   template void linear_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,  \
                                    const T*, T*, T*, T*);                                         \
   template void column_sums<T>(std::int64_t, std::int64_t, const T*, const T*, double*, double*); \
+  template void batchnorm_train_affine<T>(std::int64_t, std::int64_t, const T*, const T*,         \
+                                          const T*, T*, T*, T*, T*, const BatchNormConfig&, T*,   \
+                                          T*);                                                    \
+  template void batchnorm_eval_affine<T>(std::int64_t, const T*, const T*, const T*, const T*,    \
+                                         const BatchNormConfig&, T*, T*);                         \
+  template void affine_columns<T>(std::int64_t, std::int64_t, const T*, const T*, const T*, T*);  \
   template void batchnorm_train_forward<T>(std::int64_t, std::int64_t, const T*, const T*,        \
                                            const T*, T*, T*, T*, T*, T*, const BatchNormConfig&); \
   template void batchnorm_eval_forward<T>(std::int64_t, std::int64_t, const T*, const T*,         \

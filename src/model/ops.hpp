@@ -21,6 +21,21 @@ struct BatchNormConfig {
   double momentum = 0.1;  // running = (1 - momentum) running + momentum batch, PyTorch's rule
 };
 
+// BatchNorm as a per-column affine map Y = X scale + shift. Training mode: from the batch mean and
+// biased variance (saved for backward), updating the running mean and unbiased variance.
+template <typename T>
+void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
+                            const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
+                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift);
+// Evaluation mode: from the running statistics.
+template <typename T>
+void batchnorm_eval_affine(std::int64_t c, const T* gamma, const T* beta, const T* running_mean,
+                           const T* running_var, const BatchNormConfig& cfg, T* scale, T* shift);
+// Y[i, j] = X[i, j] scale[j] + shift[j]. Y may alias X.
+template <typename T>
+void affine_columns(std::int64_t n, std::int64_t c, const T* X, const T* scale, const T* shift,
+                    T* Y);
+
 // Training mode: normalise with the batch mean and biased variance; save them for backward;
 // update the running mean and (unbiased) variance. Y may alias X.
 template <typename T>

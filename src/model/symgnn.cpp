@@ -222,6 +222,65 @@ void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std
 }
 
 template <typename T>
+void SymGNN<T>::edge_projection_forward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
+                                        const T* u, Phase phase, BatchNormSaved* saved, T* f) {
+  const std::int64_t d = config_.dim;
+  const BatchNormConfig cfg;
+  std::vector<T> scale(static_cast<std::size_t>(hd)), shift(static_cast<std::size_t>(hd));
+  const T* gamma = params_.value(ids.bn_edge.weight);
+  const T* beta = params_.value(ids.bn_edge.bias);
+  if (phase == Phase::kTrain) {
+    saved->mean.resize(1, hd);
+    saved->invstd.resize(1, hd);
+    batchnorm_train_affine<T>(m, hd, u, gamma, beta, saved->mean.ptr(), saved->invstd.ptr(),
+                              buffers_.value(ids.bn_edge.mean), buffers_.value(ids.bn_edge.var),
+                              cfg, scale.data(), shift.data());
+  } else {
+    batchnorm_eval_affine<T>(hd, gamma, beta, buffers_.value(ids.bn_edge.mean),
+                             buffers_.value(ids.bn_edge.var), cfg, scale.data(), shift.data());
+  }
+  // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift): no E x H d intermediate.
+  const T* w = params_.value(ids.pe_w);
+  const T* b = params_.value(ids.pe_b);
+  Tensor<T> wf(d, hd), bf(1, d);
+  for (std::int64_t o = 0; o < d; ++o) {
+    double acc = b[o];
+    for (std::int64_t k = 0; k < hd; ++k) {
+      wf(o, k) = w[o * hd + k] * scale[static_cast<std::size_t>(k)];
+      acc += static_cast<double>(w[o * hd + k]) * shift[static_cast<std::size_t>(k)];
+    }
+    bf(0, o) = static_cast<T>(acc);
+  }
+  linear_forward<T>(m, hd, d, u, wf.ptr(), bf.ptr(), f);
+}
+
+template <typename T>
+void SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
+                                         const T* u, const BatchNormSaved& saved, const T* df,
+                                         T* du) {
+  const std::int64_t d = config_.dim;
+  const T* gamma = params_.value(ids.bn_edge.weight);
+  const T* beta = params_.value(ids.bn_edge.bias);
+  const T* w = params_.value(ids.pe_w);
+  // With y = u scale + shift: dW = df^T y = (df^T u) diag(scale) + colsum(df) shift^T.
+  Tensor<T> dfu(d, hd);
+  gemm<T>(true, false, d, hd, m, T(1), df, d, u, hd, T(0), dfu.ptr(), hd);
+  std::vector<double> cs(static_cast<std::size_t>(d));
+  column_sums<T>(m, d, df, nullptr, cs.data(), nullptr);
+  T* dw = params_.grad(ids.pe_w);
+  T* db = params_.grad(ids.pe_b);
+  for (std::int64_t k = 0; k < hd; ++k) {
+    const double scale = static_cast<double>(gamma[k]) * saved.invstd(0, k);
+    const double shift = beta[k] - saved.mean(0, k) * scale;
+    for (std::int64_t o = 0; o < d; ++o)
+      dw[o * hd + k] += static_cast<T>(scale * dfu(o, k) + shift * cs[static_cast<std::size_t>(o)]);
+  }
+  for (std::int64_t o = 0; o < d; ++o) db[o] += static_cast<T>(cs[static_cast<std::size_t>(o)]);
+  gemm<T>(false, false, m, hd, d, T(1), df, d, w, hd, T(0), du, hd);  // dy = df W
+  batchnorm_backward_(ids.bn_edge, m, hd, u, saved, du, du);
+}
+
+template <typename T>
 EgatParams<T> SymGNN<T>::egat_params(const LayerIds& l, bool grad) {
   auto p = [&](int id) { return grad ? params_.grad(id) : params_.value(id); };
   return {p(l.W_ni), p(l.W_nj), p(l.W_fij), p(l.W_node), p(l.attn), p(l.bias)};
@@ -358,10 +417,7 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     linear_forward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), params_.value(ids.pn_b),
                       h.ptr());
     add_into<T>(n * d, c.h_in.ptr(), h.ptr());
-    edge_work_.resize(m, hd);
-    batchnorm_forward(ids.bn_edge, m, hd, c.egat.u.ptr(), edge_work_.ptr(), phase, &c.bn_edge);
-    linear_forward<T>(m, hd, d, edge_work_.ptr(), params_.value(ids.pe_w), params_.value(ids.pe_b),
-                      f.ptr());
+    edge_projection_forward(ids, m, hd, c.egat.u.ptr(), phase, &c.bn_edge, f.ptr());
     add_into<T>(m * d, c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
@@ -372,7 +428,6 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     }
     if (!train) c = LayerCache{};  // evaluation keeps nothing
   }
-  if (!train) edge_work_ = Tensor<T>{};
 
   // Decoder.
   const std::size_t nd = dec_w_.size();
@@ -435,24 +490,9 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
     linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),
                        params_.grad(ids.pn_w), params_.grad(ids.pn_b));
     batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
-    // Edge path: f' = pe(BN(u)) + f; BN(u) is recomputed from the saved batch statistics.
-    edge_work_.resize(m, hd);
-    {
-      const T* u = c.egat.u.ptr();
-      const T* gm = params_.value(ids.bn_edge.weight);
-      const T* bt = params_.value(ids.bn_edge.bias);
-      const T* mean = c.bn_edge.mean.ptr();
-      const T* invstd = c.bn_edge.invstd.ptr();
-      T* y = edge_work_.ptr();
-#pragma omp parallel for schedule(static)
-      for (std::int64_t e = 0; e < m; ++e)
-        for (std::int64_t k = 0; k < hd; ++k)
-          y[e * hd + k] = (u[e * hd + k] - mean[k]) * invstd[k] * gm[k] + bt[k];
-    }
+    // Edge path: f' = pe(BN(u)) + f.
     Tensor<T> du(m, hd);
-    linear_backward<T>(m, hd, d, edge_work_.ptr(), params_.value(ids.pe_w), df.ptr(), du.ptr(),
-                       params_.grad(ids.pe_w), params_.grad(ids.pe_b));
-    batchnorm_backward_(ids.bn_edge, m, hd, c.egat.u.ptr(), c.bn_edge, du.ptr(), du.ptr());
+    edge_projection_backward(ids, m, hd, c.egat.u.ptr(), c.bn_edge, df.ptr(), du.ptr());
     egat_backward<T>(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
                      egat_params(ids, false), c.egat, da.ptr(), du.ptr(), dh_e.ptr(), df_e.ptr(),
                      egat_params(ids, true));

@@ -100,6 +100,11 @@ class SymGNN {
   void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
                            const BatchNormSaved& saved, const T* dy, T* dx);
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
+  // f = pe(BN_e(u)) with the BatchNorm folded into the projection, and its backward.
+  void edge_projection_forward(const LayerIds& ids, std::int64_t m, std::int64_t hd, const T* u,
+                               Phase phase, BatchNormSaved* saved, T* f);
+  void edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd, const T* u,
+                                const BatchNormSaved& saved, const T* df, T* du);
   void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
                             Phase phase, bool update_running, EdgeEncoderWork& w);
   // Dropout keeps (1) or drops (0) each feature; the mask is kept for the backward pass.
@@ -123,7 +128,6 @@ class SymGNN {
   Tensor<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;
-  Tensor<T> edge_work_;  // E x H d scratch (edge BatchNorm output, then its gradient)
   std::vector<Tensor<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
   std::vector<BatchNormSaved> dec_bn_saved_;
 };
