@@ -40,10 +40,12 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
         T* ue = u + e * hd;
         const T* a = pi.row(g.src[static_cast<std::size_t>(e)]);
         const T* b = pj.row(j);
+#pragma omp simd
         for (std::int64_t c = 0; c < hd; ++c)
           ue[c] = kernels::leaky_relu(ue[c] + a[c] + b[c], slope);
         for (int k = 0; k < heads; ++k) {
           T s = 0;  // in T, so the loop vectorises; the softmax below is in double
+#pragma omp simd reduction(+ : s)
           for (int c = 0; c < d; ++c) s += ue[k * d + c] * p.attn[k * d + c];
           alpha[e * heads + k] = static_cast<T>(s);
           mx[static_cast<std::size_t>(k)] =
@@ -65,6 +67,7 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
         for (int k = 0; k < heads; ++k) {
           const T a = static_cast<T>(alpha[e * heads + k] / sum[static_cast<std::size_t>(k)]);
           alpha[e * heads + k] = a;
+#pragma omp simd
           for (int c = 0; c < d; ++c) o[k * d + c] += a * ms[k * d + c];
         }
       }
@@ -99,6 +102,7 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
         const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
         for (int k = 0; k < heads; ++k) {
           T s = 0;
+#pragma omp simd reduction(+ : s)
           for (int c = 0; c < d; ++c) s += dout[k * d + c] * ms[k * d + c];
           dalpha[static_cast<std::size_t>((e - e0) * heads + k)] = s;
           dot[static_cast<std::size_t>(k)] += s * alpha[e * heads + k];
@@ -112,6 +116,7 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
               alpha[e * heads + k] * (dalpha[static_cast<std::size_t>((e - e0) * heads + k)] -
                                       dot[static_cast<std::size_t>(k)]);
           ds_all(e, k) = static_cast<T>(ds);
+#pragma omp simd
           for (int c = 0; c < d; ++c) {
             const T g_u = due[k * d + c] + static_cast<T>(ds) * p.attn[k * d + c];
             // u > 0 exactly where the pre-activation is > 0 (slope > 0).
@@ -154,6 +159,7 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
     std::fill(q, q + hd, T(0));
     for (std::int64_t e = g.offsets[static_cast<std::size_t>(i)];
          e < g.offsets[static_cast<std::size_t>(i) + 1]; ++e)
+#pragma omp simd
       for (std::int64_t c = 0; c < hd; ++c) q[c] += du[e * hd + c];
     T* pr = dp.row(i);
     T* mr = dm.row(i);
@@ -163,9 +169,11 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
          k < g.out_offsets[static_cast<std::size_t>(i) + 1]; ++k) {
       const std::int64_t e = g.out_edges[static_cast<std::size_t>(k)];
       const T* dout = d_out + std::int64_t{g.dst[static_cast<std::size_t>(e)]} * hd;
+#pragma omp simd
       for (std::int64_t c = 0; c < hd; ++c) pr[c] += du[e * hd + c];
       for (int hh = 0; hh < heads; ++hh) {
         const T a = alpha[e * heads + hh];
+#pragma omp simd
         for (int c = 0; c < d; ++c) mr[hh * d + c] += a * dout[hh * d + c];
       }
     }
