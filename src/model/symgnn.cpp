@@ -110,22 +110,22 @@ SymGNN<T>::SymGNN(const ModelConfig& config) : config_(config) {
 template <typename T>
 void SymGNN<T>::initialize(std::uint64_t seed) {
   // Every parameter draws from its own Philox stream position (step = parameter index).
-  auto uniform = [&](int id, double bound) {
-    const auto& info = params_.info(id);
+  auto draw = [&](int id, auto&& value) {
     const kernels::PhiloxKey key =
         kernels::philox_key(seed, rng_stream::kInit, static_cast<std::uint64_t>(id));
     T* w = params_.value(id);
-    for (std::int64_t i = 0; i < info.size(); ++i)
-      w[i] = static_cast<T>(
-          (2 * kernels::uniform01<double>(key, static_cast<std::uint64_t>(i), 0) - 1) * bound);
+    for (std::int64_t i = 0; i < params_.info(id).size(); ++i)
+      w[i] = static_cast<T>(value(key, static_cast<std::uint64_t>(i)));
+  };
+  auto uniform = [&](int id, double bound) {
+    draw(id, [&](const kernels::PhiloxKey& k, std::uint64_t i) {
+      return (2 * kernels::uniform01<double>(k, i, 0) - 1) * bound;
+    });
   };
   auto normal = [&](int id, double std) {
-    const auto& info = params_.info(id);
-    const kernels::PhiloxKey key =
-        kernels::philox_key(seed, rng_stream::kInit, static_cast<std::uint64_t>(id));
-    T* w = params_.value(id);
-    for (std::int64_t i = 0; i < info.size(); ++i)
-      w[i] = static_cast<T>(std * kernels::normal<double>(key, static_cast<std::uint64_t>(i), 0));
+    draw(id, [&](const kernels::PhiloxKey& k, std::uint64_t i) {
+      return std * kernels::normal<double>(k, i, 0);
+    });
   };
   auto fill = [&](int id, double v) {
     T* w = params_.value(id);
