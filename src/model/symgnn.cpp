@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "backend/kernels/transform.hpp"
 #include "core/error.hpp"
 #include "model/blas.hpp"
 #include "model/philox.hpp"
@@ -300,7 +301,7 @@ void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, const std::array<doubl
 #pragma omp parallel for schedule(static)
     for (std::int64_t e = 0; e < m; ++e) {
       const T r[3] = {v[3 * e], v[3 * e + 1], v[3 * e + 2]};
-      for (int c = 0; c < 3; ++c) x[3 * e + c] = r[0] * t[c] + r[1] * t[3 + c] + r[2] * t[6 + c];
+      kernels::transform_vector(r, t, x + 3 * e);  // the backends' arithmetic
     }
   } else {  // the "length" ablation: |x| as a one-dimensional edge feature
 #pragma omp parallel for schedule(static)
