@@ -107,6 +107,26 @@ TEST(Train, RestartedRunEndsWithTheSameWeightsBitwise) {
   EXPECT_EQ(a.best_val, b.best_val);
 }
 
+TEST(Train, MiniBatchesTakeOneStepPerGroupOfStructures) {
+  test::TempDir dir;
+  TrainOptions o = small_run(dir.file("run"), 2);
+  o.train_files = {kTrain, kVal};  // two structures, one per step
+  o.batch_graphs = 1;
+  o.lr_schedule = "cosine";
+  o.lr_min = 1e-5;
+  train(o);
+  ModelSetup setup = read_checkpoint_setup(dir.file("run/last.h5"));
+  SymGNN<float> model(setup.model);
+  Adam<float> adam(model.params().total(), {});
+  load_checkpoint(dir.file("run/last.h5"), model, &adam);
+  EXPECT_EQ(adam.steps(), 4);
+  EXPECT_DOUBLE_EQ(learning_rate("cosine", 1e-3, 1e-5, 1, 10), 1e-3);
+  EXPECT_DOUBLE_EQ(learning_rate("cosine", 1e-3, 1e-5, 10, 10), 1e-5);
+  EXPECT_NEAR(learning_rate("cosine", 1e-3, 0, 6, 11), 5e-4, 1e-12);
+  EXPECT_THAT(test::error_message([] { learning_rate("step", 1, 0, 1, 2); }),
+              HasSubstr("unknown learning-rate schedule"));
+}
+
 TEST(Train, CheckpointsRoundTripAndBadOnesAreRefused) {
   test::TempDir dir;
   train(small_run(dir.file("run"), 5));

@@ -87,6 +87,10 @@ int run(const po::variables_map& vm) {
   if (!o.adam.amsgrad && vm["optimizer"].as<std::string>() != "adam")
     throw UsageError("--optimizer must be 'amsgrad' or 'adam'");
   o.clip = vm["clip"].as<double>();
+  o.batch_graphs = vm["batch-graphs"].as<int>();
+  o.lr_schedule = vm["lr-schedule"].as<std::string>();
+  o.lr_min = vm["lr-min"].as<double>();
+  if (o.batch_graphs < 0) throw UsageError("--batch-graphs must be 0 (full batch) or positive");
   o.seed = vm["seed"].as<std::uint64_t>();
   o.out_dir = vm["out"].as<std::string>();
   o.restart = vm["restart"].as<std::string>();
@@ -136,6 +140,11 @@ Command train_command() {
                 "patience", po::value<std::int64_t>()->default_value(1000),
                 "stop after this many epochs without a better validation Pearson")(
                 "lr", po::value<double>()->default_value(1e-4), "learning rate")(
+                "lr-schedule", po::value<std::string>()->default_value("constant"),
+                "constant, or cosine (from --lr down to --lr-min at the last epoch)")(
+                "lr-min", po::value<double>()->default_value(0.0), "final learning rate (cosine)")(
+                "batch-graphs", po::value<int>()->default_value(0),
+                "training structures per step (0: all of them, the published full batch)")(
                 "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(
                 "clip", po::value<double>()->default_value(0.1), "gradient-norm clipping")(
                 "standardize", po::value<std::string>()->default_value("train"),

@@ -45,9 +45,26 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
 
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
                        const ModelSetup& setup, bool labelled) {
-  LoadedBatch out;
+  std::vector<Structure> structures;
   for (const auto& f : files)
-    for (auto& s : read_structures(f, read)) out.structures.push_back(std::move(s));
+    for (auto& s : read_structures(f, read)) structures.push_back(std::move(s));
+  return batch_of(std::move(structures), setup, labelled);
+}
+
+double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
+                     std::int64_t epochs) {
+  if (schedule == "constant") return lr;
+  if (schedule == "cosine") {
+    const double x =
+        epochs > 1 ? static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1) : 1;
+    return lr_min + 0.5 * (lr - lr_min) * (1 + std::cos(3.14159265358979323846 * x));
+  }
+  throw UsageError("unknown learning-rate schedule '" + schedule + "' (constant or cosine)");
+}
+
+LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled) {
+  LoadedBatch out;
+  out.structures = std::move(structures);
   if (out.structures.empty()) throw UsageError("no structures to load");
   NeighborOptions nopt;
   nopt.cutoff = setup.cutoff;
@@ -101,10 +118,33 @@ TrainResult train(const TrainOptions& o) {
     std::printf("restarting from %s at epoch %lld\n", restart.c_str(),
                 static_cast<long long>(state.epoch));
   }
-  const LoadedBatch train_set = load_batch(o.train_files, o.read, setup, true);
+  // Training structures in groups of batch_graphs (all of them: the published full batch).
+  std::vector<Structure> train_structures;
+  for (const auto& f : o.train_files)
+    for (auto& s : read_structures(f, o.read)) train_structures.push_back(std::move(s));
+  if (train_structures.empty()) throw UsageError("no training structures");
+  const std::size_t group =
+      o.batch_graphs > 0 ? static_cast<std::size_t>(o.batch_graphs) : train_structures.size();
+  std::vector<LoadedBatch> train_batches;
+  for (std::size_t i = 0; i < train_structures.size(); i += group) {
+    const auto last = std::min(train_structures.size(), i + group);
+    train_batches.push_back(batch_of({train_structures.begin() + static_cast<std::ptrdiff_t>(i),
+                                      train_structures.begin() + static_cast<std::ptrdiff_t>(last)},
+                                     setup, true));
+  }
+  train_structures.clear();
+  std::vector<double> y_train;
+  std::int64_t train_atoms = 0, train_edges = 0;
+  for (const auto& b : train_batches) {
+    const auto y = labels_of(b.batch);
+    y_train.insert(y_train.end(), y.begin(), y.end());
+    train_atoms += b.batch.num_nodes;
+    train_edges += b.batch.num_edges;
+  }
+  learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, 1, o.epochs);  // validates the name
   const LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true);
   if (restart.empty() && o.standardize_from_train) {
-    const auto y = labels_of(train_set.batch);
+    const auto& y = y_train;
     double mean = 0, sq = 0;
     for (double v : y) mean += v;
     mean /= static_cast<double>(y.size());
@@ -122,18 +162,18 @@ TrainResult train(const TrainOptions& o) {
   const bool new_curve = restart.empty() || !std::filesystem::exists(curve_path);
   std::ofstream curve(curve_path, new_curve ? std::ios::trunc : std::ios::app);
   if (new_curve) curve << "epoch,loss,train_pearson,val_pearson,seconds,atoms_per_second\n";
-  std::printf("training on %lld atoms / %lld edges, validating on %lld atoms; %s, k = %d\n",
-              static_cast<long long>(train_set.batch.num_nodes),
-              static_cast<long long>(train_set.batch.num_edges),
-              static_cast<long long>(val_set.batch.num_nodes),
-              symmetrization_name(setup.model.symmetrization).c_str(),
-              setup.model.train_transforms());
+  std::printf(
+      "training on %lld atoms / %lld edges in %zu step%s per epoch, validating on %lld atoms; "
+      "%s, k = %d\n",
+      static_cast<long long>(train_atoms), static_cast<long long>(train_edges),
+      train_batches.size(), train_batches.size() == 1 ? "" : "s",
+      static_cast<long long>(val_set.batch.num_nodes),
+      symmetrization_name(setup.model.symmetrization).c_str(), setup.model.train_transforms());
 
   const ModelConfig& cfg = setup.model;
   const int vm_mu = model.params().find("sym.mu");
   const int vm_kappa = model.params().find("sym.log_kappa");
   const auto y_val = labels_of(val_set.batch);
-  const auto y_train = labels_of(train_set.batch);
   const bool tty = isatty(fileno(stdout)) != 0;
   Tensor<float> pred, dpred;
   TrainResult result;
@@ -142,43 +182,55 @@ TrainResult train(const TrainOptions& o) {
   auto save_last = [&] { save_checkpoint(last_path, model, &adam, state, setup, o.options_text); };
   while (state.epoch < o.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::uint64_t step = static_cast<std::uint64_t>(state.epoch) + 1;
-    const auto samples =
-        sample_transforms(cfg.symmetrization, cfg.transforms, model.von_mises(), state.seed, step);
-    std::vector<std::array<double, 9>> transforms;
-    for (const auto& s : samples) transforms.push_back(s.T);
-    model.forward(train_set.batch, transforms, Phase::kTrain, {state.seed, step}, pred);
-    const double loss = mse_loss(pred, train_set.batch.label, cfg.label_mean, cfg.label_std, dpred);
-    if (!std::isfinite(loss))
-      throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
-                  std::to_string(step));
-    model.params().zero_grad();
-    const auto dT = model.backward(train_set.batch, dpred);
-    if (vm_mu >= 0) {
-      VonMisesParams g;
-      backprop_transforms(samples, dT, model.von_mises(), g);
-      for (int r = 0; r < 2; ++r)
-        for (int a = 0; a < 3; ++a) {
-          model.params().grad(vm_mu)[r * 3 + a] += static_cast<float>(g.mu[r][a]);
-          model.params().grad(vm_kappa)[r * 3 + a] += static_cast<float>(g.log_kappa[r][a]);
-        }
+    const std::int64_t epoch = state.epoch + 1;
+    adam.config().lr = learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, epoch, o.epochs);
+    const bool evaluate = epoch % o.eval_every == 0 || epoch == o.epochs;
+    double loss_sum = 0;
+    std::vector<double> p_train;
+    for (std::size_t b = 0; b < train_batches.size(); ++b) {
+      // Random numbers keyed by the global step: the same after a restart at an epoch boundary.
+      const GraphBatch& batch = train_batches[b].batch;
+      const std::uint64_t step =
+          static_cast<std::uint64_t>(state.epoch) * train_batches.size() + b + 1;
+      const auto samples = sample_transforms(cfg.symmetrization, cfg.transforms, model.von_mises(),
+                                             state.seed, step);
+      std::vector<std::array<double, 9>> transforms;
+      for (const auto& s : samples) transforms.push_back(s.T);
+      model.forward(batch, transforms, Phase::kTrain, {state.seed, step}, pred);
+      const double loss = mse_loss(pred, batch.label, cfg.label_mean, cfg.label_std, dpred);
+      if (!std::isfinite(loss))
+        throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
+                    std::to_string(epoch));
+      loss_sum += loss * static_cast<double>(batch.num_nodes);
+      if (evaluate)
+        for (std::int64_t i = 0; i < pred.rows; ++i)
+          p_train.push_back(pred.data[static_cast<std::size_t>(i)] * cfg.label_std +
+                            cfg.label_mean);
+      model.params().zero_grad();
+      const auto dT = model.backward(batch, dpred);
+      if (vm_mu >= 0) {
+        VonMisesParams g;
+        backprop_transforms(samples, dT, model.von_mises(), g);
+        for (int r = 0; r < 2; ++r)
+          for (int a = 0; a < 3; ++a) {
+            model.params().grad(vm_mu)[r * 3 + a] += static_cast<float>(g.mu[r][a]);
+            model.params().grad(vm_kappa)[r * 3 + a] += static_cast<float>(g.log_kappa[r][a]);
+          }
+      }
+      clip_grad_norm(model.params().grads().data(), model.params().total(), o.clip);
+      adam.step(model.params().values().data(), model.params().grads().data());
     }
-    clip_grad_norm(model.params().grads().data(), model.params().total(), o.clip);
-    adam.step(model.params().values().data(), model.params().grads().data());
-    state.epoch = static_cast<std::int64_t>(step);
+    const double loss = loss_sum / static_cast<double>(train_atoms);
+    state.epoch = epoch;
     ++result.epochs_run;
     window_seconds += seconds_since(t0);
     ++window_epochs;
 
-    const bool last_epoch = state.epoch == o.epochs;
-    if (state.epoch % o.eval_every == 0 || last_epoch) {
-      std::vector<double> p_train(static_cast<std::size_t>(pred.rows));
-      for (std::size_t i = 0; i < p_train.size(); ++i)
-        p_train[i] = pred.data[i] * cfg.label_std + cfg.label_mean;
+    if (evaluate) {
       const double r_train = pearson(p_train, y_train);
       const double r_val = pearson(predict(model, val_set.batch, setup), y_val);
       const double per_epoch = window_seconds / static_cast<double>(window_epochs);
-      const double atoms_s = static_cast<double>(train_set.batch.num_nodes) / per_epoch;
+      const double atoms_s = static_cast<double>(train_atoms) / per_epoch;
       if (tty) std::printf("\r\033[K");
       std::printf(
           "epoch %6lld  loss %.5f  train r %.4f  val r %.4f  %.2f s/epoch  %.0f atoms/s%s\n",

@@ -21,7 +21,10 @@ struct TrainOptions {
   std::int64_t epochs = 3000;
   int eval_every = 10;
   std::int64_t patience = 1000;  // epochs without a better validation Pearson before stopping
+  int batch_graphs = 0;          // training structures per optimisation step; 0: all (full batch)
   AdamConfig adam;
+  std::string lr_schedule = "constant";  // or "cosine" (from adam.lr down to lr_min at `epochs`)
+  double lr_min = 0;
   double clip = 0.1;
   std::uint64_t seed = 0;
   std::string out_dir = "out";
@@ -47,6 +50,11 @@ struct LoadedBatch {
 };
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
                        const ModelSetup& setup, bool labelled);
+LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled);
+
+// The learning rate of an epoch (1-based) under a schedule; throws UsageError on an unknown name.
+double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
+                     std::int64_t epochs);
 
 // Predictions in label units (eV) for a batch, in evaluation mode with the setup's transforms.
 std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch, const ModelSetup& setup);
