@@ -387,7 +387,9 @@ struct BadFile {
 };
 
 // Printed by GoogleTest (and ctest's test list) as the file name rather than a byte dump.
-void PrintTo(const BadFile& b, std::ostream* os) { *os << b.name; }
+void PrintTo(const BadFile& b, std::ostream* os) {
+  *os << b.name;
+}
 
 // Test names from file names: "bad_nan.dump" -> "bad_nan".
 std::string test_name(const ::testing::TestParamInfo<BadFile>& p) {
