@@ -14,6 +14,7 @@
 #include "model/philox.hpp"
 #include "model/transforms.hpp"
 #include "model/von_mises.hpp"
+#include "train/trainer.hpp"  // pearson
 #include "util.hpp"
 
 namespace symgnn {
@@ -81,19 +82,6 @@ TEST(PhiloxTest, ResultIsAPureFunctionOfTheKey) {
   EXPECT_NE(a, uniform01<double>(seed, 1, step, index + 1, 3));
   EXPECT_NE(a, uniform01<double>(seed, 1, step, index ^ (1ull << 40), 3));
   EXPECT_NE(a, uniform01<double>(seed, 1, step, index, 2));
-}
-
-double pearson(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  double mx = 0, my = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) mx += x[i] / n, my += y[i] / n;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) * (x[i] - mx);
-    syy += (y[i] - my) * (y[i] - my);
-  }
-  return sxy / std::sqrt(sxx * syy);
 }
 
 // Mean, variance and a 100-bin chi-square (99 degrees of freedom: mean 99, sd 14) of n uniforms,

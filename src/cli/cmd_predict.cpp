@@ -10,7 +10,6 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
-#include "graph/neighbor.hpp"
 #include "train/trainer.hpp"
 
 namespace symgnn::cli {
@@ -35,13 +34,12 @@ int run(const po::variables_map& vm) {
     const auto t0 = std::chrono::steady_clock::now();
     for (auto& s : frames) {
       const bool labelled = s.find_property(setup.label) != nullptr;
-      // One structure at a time: its own graph and batch.
-      NeighborOptions nopt;
-      nopt.cutoff = setup.cutoff;
-      nopt.self_edges = setup.self_edges;
-      Graph g = build_graph(s.cell, s.pbc, s.positions, nopt);
-      GraphBatch b = make_batch({&s}, {&g}, setup.model.species, labelled ? setup.label : "");
-      const std::vector<double> p = predict(model, b, setup);
+      // One structure at a time: its own graph and batch (moved in and back out, not copied).
+      std::vector<Structure> one;
+      one.push_back(std::move(s));
+      LoadedBatch loaded = batch_of(std::move(one), setup, labelled);
+      const std::vector<double> p = predict(model, loaded.batch, setup);
+      s = std::move(loaded.structures.front());
       s.properties.erase(std::remove_if(s.properties.begin(), s.properties.end(),
                                         [&](const AtomProperty& a) { return a.name == column; }),
                          s.properties.end());
