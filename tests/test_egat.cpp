@@ -39,17 +39,18 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
   std::vector<double> h = {1.0, 2.0, -1.0};
   std::vector<double> f(7);
   for (int e = 0; e < 7; ++e) f[e] = 0.1 * (e + 1);
-  std::vector<double> out(3);
+  std::vector<double> out(3), u(7);
   EgatCache<double> cache;
-  egat_forward<double>(g, 1, 1, h.data(), f.data(), p, out.data(), cache);
+  EdgeMoments moments;
+  egat_forward<double>(g, 1, 1, h.data(), f.data(), p, out.data(), cache, u.data(), &moments);
   // By hand for atom 1 (index 1): incoming edges from 0, 1 (self) and 2.
   auto leaky = [](double x) { return x > 0 ? x : 0.01 * x; };
   double num = 0, den = 0;
   for (std::int64_t e = g.offsets[1]; e < g.offsets[2]; ++e) {
     const int i = g.src[e];
-    const double u = leaky(w_ni * h[i] + w_nj * h[1] + w_fij * f[e] + bias);
-    EXPECT_NEAR(cache.u(e, 0), u, 1e-14);
-    const double s = std::exp(attn * u);
+    const double ue = leaky(w_ni * h[i] + w_nj * h[1] + w_fij * f[e] + bias);
+    EXPECT_NEAR(u[e], ue, 1e-14);
+    const double s = std::exp(attn * ue);
     num += s * w_node * h[i];
     den += s;
   }
@@ -60,13 +61,21 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
   for (std::int64_t e = g.offsets[1]; e < g.offsets[2]; ++e)
     if (g.src[e] == 1) self = e;
   ASSERT_GE(self, 0);
-  EXPECT_NEAR(cache.u(self, 0), leaky(0.5 * 2.0 - 1.0 * 2.0 + 2.0 * f[self] + 0.1), 1e-14);
+  EXPECT_NEAR(u[self], leaky(0.5 * 2.0 - 1.0 * 2.0 + 2.0 * f[self] + 0.1), 1e-14);
   // Attention weights into each atom sum to one.
   for (int j = 0; j < 3; ++j) {
     double s = 0;
     for (std::int64_t e = g.offsets[j]; e < g.offsets[j + 1]; ++e) s += cache.alpha(e, 0);
     EXPECT_NEAR(s, 1.0, 1e-12);
   }
+  // The moments are the column sum and sum of squares of u.
+  double sum = 0, sumsq = 0;
+  for (double x : u) {
+    sum += x;
+    sumsq += x * x;
+  }
+  EXPECT_NEAR(moments.sum[0], sum, 1e-13);
+  EXPECT_NEAR(moments.sumsq[0], sumsq, 1e-13);
 }
 
 TEST(Egat, GradientsMatchFiniteDifferences) {
@@ -91,22 +100,39 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
        attn = random_vector(hd, 28), bias = random_vector(hd, 29);
   EgatParams<double> p{w_ni.data(),   w_nj.data(), w_fij.data(),
                        w_node.data(), attn.data(), bias.data()};
-  auto r_out = random_vector(n * hd, 30), r_u = random_vector(m * hd, 31);
-  std::vector<double> out(n * hd);
+  // The loss reads both outputs, as the model does: the node output directly, and u through a
+  // function whose gradient has the factored form of the edge path (df W) scale + shift + u slope.
+  const int d_out = 2;
+  auto r_out = random_vector(n * hd, 30), r_df = random_vector(m * d_out, 31),
+       r_w = random_vector(d_out * hd, 32), r_scale = random_vector(hd, 33),
+       r_shift = random_vector(hd, 34), r_slope = random_vector(hd, 35);
+  std::vector<double> out(n * hd), u(m * hd);
   EgatCache<double> cache;
-  // The loss reads both outputs, as the model does (nodes and edges both continue).
   auto loss = [&] {
-    egat_forward<double>(g, heads, d, h.data(), f.data(), p, out.data(), cache);
-    return dot(r_out.data(), out.data(), n * hd) + dot(r_u.data(), cache.u.ptr(), m * hd);
+    egat_forward<double>(g, heads, d, h.data(), f.data(), p, out.data(), cache, u.data(), nullptr);
+    double l = dot(r_out.data(), out.data(), n * hd);
+    for (std::int64_t e = 0; e < m; ++e)
+      for (int c = 0; c < hd; ++c) {
+        double y = 0;
+        for (int o = 0; o < d_out; ++o) y += r_df[e * d_out + o] * r_w[o * hd + c];
+        const double x = u[e * hd + c];
+        l += (y * r_scale[c] + r_shift[c]) * x + 0.5 * r_slope[c] * x * x;
+      }
+    return l;
   };
   loss();
-  std::vector<double> du(r_u), dh(n * d), df(m * d);
+  std::vector<double> dh(n * d), df(m * d);
   std::vector<double> g_ni(hd * d, 0), g_nj(hd * d, 0), g_fij(hd * d, 0), g_node(hd * d, 0),
       g_attn(hd, 0), g_bias(hd, 0);
   EgatParams<double> grad{g_ni.data(),   g_nj.data(),   g_fij.data(),
                           g_node.data(), g_attn.data(), g_bias.data()};
-  egat_backward<double>(g, heads, d, h.data(), f.data(), p, cache, r_out.data(), du.data(),
-                        dh.data(), df.data(), grad);
+  std::vector<double> u_again(m * hd);
+  egat_edge_features<double>(g, heads, d, h.data(), f.data(), p, u_again.data());
+  for (std::int64_t k = 0; k < m * hd; ++k) ASSERT_EQ(u_again[k], u[k]) << "recomputed u, " << k;
+  const EdgePathGrad<double> edge{r_df.data(),    r_w.data(),     d_out,
+                                  r_scale.data(), r_shift.data(), r_slope.data()};
+  egat_backward<double>(g, heads, d, h.data(), f.data(), p, cache, r_out.data(), edge,
+                        u_again.data(), dh.data(), df.data(), grad);
   expect_gradient("h", loss, h.data(), n * d, dh.data());
   expect_gradient("f", loss, f.data(), m * d, df.data());
   expect_gradient("W_ni", loss, w_ni.data(), hd * d, g_ni.data());
@@ -115,6 +141,58 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
   expect_gradient("W_node", loss, w_node.data(), hd * d, g_node.data());
   expect_gradient("attn", loss, attn.data(), hd, g_attn.data());
   expect_gradient("bias", loss, bias.data(), hd, g_bias.data());
+}
+
+// Evaluation computes u one chunk at a time and hands each chunk to the caller; on a graph of
+// several chunks the chunks, the node output and the moments must match the whole-u run.
+TEST(Egat, ChunkedEvaluationMatchesWholeU) {
+  Structure s;
+  s.source = "random";
+  s.cell = Cell::orthogonal(14, 14, 14);
+  s.positions = random_vector(3 * 500, 41, 7.0);
+  for (double& x : s.positions) x += 7.0;
+  s.species_names = {"Cu"};
+  s.species.assign(500, 0);
+  s.ids.resize(500);
+  NeighborOptions opt;
+  opt.cutoff = 5.0;
+  Graph graph = build_graph(s.cell, s.pbc, s.positions, opt);
+  GraphBatch g = make_batch({&s}, {&graph}, {"Cu"}, "");
+  ASSERT_GT(g.num_edges, 3 * 8192) << "the test needs several chunks";
+  const int heads = 2, d = 4;
+  const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
+  auto h = random_vector(n * d, 42), f = random_vector(m * d, 43);
+  auto w_ni = random_vector(hd * d, 44), w_nj = random_vector(hd * d, 45),
+       w_fij = random_vector(hd * d, 46), w_node = random_vector(hd * d, 47),
+       attn = random_vector(hd, 48), bias = random_vector(hd, 49);
+  EgatParams<double> p{w_ni.data(),   w_nj.data(), w_fij.data(),
+                       w_node.data(), attn.data(), bias.data()};
+  std::vector<double> out(n * hd), u(m * hd);
+  EgatCache<double> cache;
+  EdgeMoments moments;
+  egat_forward<double>(g, heads, d, h.data(), f.data(), p, out.data(), cache, u.data(), &moments);
+  std::vector<double> out2(n * hd), seen(m * hd, 0.0);
+  std::int64_t next = 0, chunks = 0;
+  egat_forward<double>(g, heads, d, h.data(), f.data(), p, out2.data(), cache, nullptr, nullptr,
+                       [&](std::int64_t e0, std::int64_t e1, const double* uc) {
+                         EXPECT_EQ(e0, next) << "chunks in order, without gaps";
+                         next = e1;
+                         ++chunks;
+                         std::copy(uc, uc + (e1 - e0) * hd, seen.begin() + e0 * hd);
+                       });
+  EXPECT_EQ(next, m);
+  EXPECT_GT(chunks, 2);
+  EXPECT_EQ(out2, out);
+  EXPECT_EQ(seen, u);
+  for (int c = 0; c < hd; ++c) {
+    double sum = 0, sumsq = 0;
+    for (std::int64_t e = 0; e < m; ++e) {
+      sum += u[e * hd + c];
+      sumsq += u[e * hd + c] * u[e * hd + c];
+    }
+    EXPECT_NEAR(moments.sum[c], sum, 1e-9 * (1 + std::abs(sum)));
+    EXPECT_NEAR(moments.sumsq[c], sumsq, 1e-9 * sumsq);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/memory.hpp"
 
 #ifndef SYMGNN_VERSION
 #define SYMGNN_VERSION "0.1.0"
@@ -35,6 +36,7 @@ void print_usage(std::ostream& out) {
 
 int main(int argc, char** argv) {
   using namespace symgnn::cli;
+  symgnn::keep_freed_memory();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage(std::cout);

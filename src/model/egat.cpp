@@ -12,91 +12,187 @@
 
 namespace symgnn {
 
+namespace {
+
+// About this many edges per chunk: the chunk of u (8 MB at H d = 256) stays in cache between its
+// GEMM and the per-edge work that follows.
+constexpr std::int64_t kChunkEdges = 8192;
+
+// Destination ranges [chunks[i], chunks[i + 1]) of about kChunkEdges incoming edges each.
+std::vector<std::int64_t> destination_chunks(const GraphBatch& g) {
+  std::vector<std::int64_t> chunks = {0};
+  for (std::int64_t j = 1; j <= g.num_nodes; ++j)
+    if (g.offsets[static_cast<std::size_t>(j)] -
+                g.offsets[static_cast<std::size_t>(chunks.back())] >=
+            kChunkEdges ||
+        j == g.num_nodes)
+      chunks.push_back(j);
+  return chunks;
+}
+
+template <typename T>
+struct NodeTerms {
+  Tensor<T> pi, pj;  // h W_ni^T and h W_nj^T, N x H d
+};
+
+template <typename T>
+NodeTerms<T> node_terms(std::int64_t n, int d, std::int64_t hd, const T* h,
+                        const EgatParams<T>& p) {
+  NodeTerms<T> t;
+  t.pi.resize(n, hd);
+  t.pj.resize(n, hd);
+  linear_forward<T>(n, d, hd, h, p.W_ni, nullptr, t.pi.ptr());
+  linear_forward<T>(n, d, hd, h, p.W_nj, nullptr, t.pj.ptr());
+  return t;
+}
+
+// u rows of the chunk's edges: f W_fij^T + b (one GEMM), before the node terms are added.
+template <typename T>
+void chunk_edge_gemm(std::int64_t e0, std::int64_t e1, int d, std::int64_t hd, const T* f,
+                     const EgatParams<T>& p, T* u_chunk) {
+  linear_forward<T>(e1 - e0, d, hd, f + e0 * d, p.W_fij, p.bias, u_chunk);
+}
+
+// Completes the pre-activation of edge e and applies the LeakyReLU (the backends' arithmetic).
+template <typename T>
+inline void edge_activation(std::int64_t hd, const T* pi_src, const T* pj_dst, T* ue) {
+  const T slope = static_cast<T>(kEgatSlope);
+#pragma omp simd
+  for (std::int64_t c = 0; c < hd; ++c)
+    ue[c] = kernels::leaky_relu(ue[c] + pi_src[c] + pj_dst[c], slope);
+}
+
+}  // namespace
+
 template <typename T>
 void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
-                  const EgatParams<T>& p, T* out, EgatCache<T>& cache) {
+                  const EgatParams<T>& p, T* out, EgatCache<T>& cache, T* u, EdgeMoments* moments,
+                  const EdgeChunkFn<T>& on_chunk) {
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = std::int64_t{heads} * d;
-  Tensor<T> pi(n, hd), pj(n, hd);
-  linear_forward<T>(n, d, hd, h, p.W_ni, nullptr, pi.ptr());
-  linear_forward<T>(n, d, hd, h, p.W_nj, nullptr, pj.ptr());
+  const NodeTerms<T> nt = node_terms(n, d, hd, h, p);
   cache.m.resize(n, hd);
   linear_forward<T>(n, d, hd, h, p.W_node, nullptr, cache.m.ptr());
-  cache.u.resize(m, hd);
-  T* u = cache.u.ptr();
-  linear_forward<T>(m, d, hd, f, p.W_fij, p.bias, u);
   cache.alpha.resize(m, heads);
   T* alpha = cache.alpha.ptr();
-  const T slope = static_cast<T>(kEgatSlope);
   const T* mm = cache.m.ptr();
-#pragma omp parallel
-  {
-    std::vector<double> mx(static_cast<std::size_t>(heads)), sum(static_cast<std::size_t>(heads));
-#pragma omp for schedule(dynamic, 256)
-    for (std::int64_t j = 0; j < n; ++j) {
-      const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
-      const std::int64_t e1 = g.offsets[static_cast<std::size_t>(j) + 1];
-      std::fill(mx.begin(), mx.end(), -INFINITY);
-      for (std::int64_t e = e0; e < e1; ++e) {
-        T* ue = u + e * hd;
-        const T* a = pi.row(g.src[static_cast<std::size_t>(e)]);
-        const T* b = pj.row(j);
+  const int threads = omp_get_max_threads();
+  // Per-thread moments over a static split of each chunk: reproducible for a thread count.
+  std::vector<double> part(moments ? static_cast<std::size_t>(2 * threads * hd) : 0, 0.0);
+  Tensor<T> chunk_u;  // u of one chunk when u is not kept
+  const std::vector<std::int64_t> chunks = destination_chunks(g);
+  for (std::size_t ci = 0; ci + 1 < chunks.size(); ++ci) {
+    const std::int64_t j0 = chunks[ci], j1 = chunks[ci + 1];
+    const std::int64_t c0 = g.offsets[static_cast<std::size_t>(j0)];
+    const std::int64_t c1 = g.offsets[static_cast<std::size_t>(j1)];
+    if (!u) chunk_u.resize(c1 - c0, hd);
+    T* uc = u ? u + c0 * hd : chunk_u.ptr();
+    chunk_edge_gemm(c0, c1, d, hd, f, p, uc);
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<double> mx(static_cast<std::size_t>(heads)), sum(static_cast<std::size_t>(heads));
+      std::vector<T> local(moments ? static_cast<std::size_t>(2 * hd) : 0);
+      double* acc = moments ? part.data() + 2 * hd * omp_get_thread_num() : nullptr;
+#pragma omp for schedule(static)
+      for (std::int64_t j = j0; j < j1; ++j) {
+        const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
+        const std::int64_t e1 = g.offsets[static_cast<std::size_t>(j) + 1];
+        std::fill(mx.begin(), mx.end(), -INFINITY);
+        std::fill(local.begin(), local.end(), T(0));
+        for (std::int64_t e = e0; e < e1; ++e) {
+          T* ue = uc + (e - c0) * hd;
+          edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]), nt.pj.row(j), ue);
+          if (moments) {
+            T* ls = local.data();
 #pragma omp simd
-        for (std::int64_t c = 0; c < hd; ++c)
-          ue[c] = kernels::leaky_relu(ue[c] + a[c] + b[c], slope);
-        for (int k = 0; k < heads; ++k) {
-          T s = 0;  // in T, so the loop vectorises; the softmax below is in double
+            for (std::int64_t c = 0; c < hd; ++c) {
+              ls[c] += ue[c];
+              ls[hd + c] += ue[c] * ue[c];
+            }
+          }
+          for (int k = 0; k < heads; ++k) {
+            T s = 0;  // in T, so the loop vectorises; the softmax below is in double
 #pragma omp simd reduction(+ : s)
-          for (int c = 0; c < d; ++c) s += ue[k * d + c] * p.attn[k * d + c];
-          alpha[e * heads + k] = static_cast<T>(s);
-          mx[static_cast<std::size_t>(k)] =
-              std::max(mx[static_cast<std::size_t>(k)], static_cast<double>(s));
+            for (int c = 0; c < d; ++c) s += ue[k * d + c] * p.attn[k * d + c];
+            alpha[e * heads + k] = s;
+            mx[static_cast<std::size_t>(k)] =
+                std::max(mx[static_cast<std::size_t>(k)], static_cast<double>(s));
+          }
         }
-      }
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (std::int64_t e = e0; e < e1; ++e)
-        for (int k = 0; k < heads; ++k) {
-          const double x =
-              std::exp(static_cast<double>(alpha[e * heads + k]) - mx[static_cast<std::size_t>(k)]);
-          alpha[e * heads + k] = static_cast<T>(x);
-          sum[static_cast<std::size_t>(k)] += x;
-        }
-      T* o = out + j * hd;
-      std::fill(o, o + hd, T(0));
-      for (std::int64_t e = e0; e < e1; ++e) {
-        const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
-        for (int k = 0; k < heads; ++k) {
-          const T a = static_cast<T>(alpha[e * heads + k] / sum[static_cast<std::size_t>(k)]);
-          alpha[e * heads + k] = a;
+        for (std::int64_t c = 0; moments && c < 2 * hd; ++c)
+          acc[c] += static_cast<double>(local[static_cast<std::size_t>(c)]);
+        std::fill(sum.begin(), sum.end(), 0.0);
+        for (std::int64_t e = e0; e < e1; ++e)
+          for (int k = 0; k < heads; ++k) {
+            const double x = std::exp(static_cast<double>(alpha[e * heads + k]) -
+                                      mx[static_cast<std::size_t>(k)]);
+            alpha[e * heads + k] = static_cast<T>(x);
+            sum[static_cast<std::size_t>(k)] += x;
+          }
+        T* o = out + j * hd;
+        std::fill(o, o + hd, T(0));
+        for (std::int64_t e = e0; e < e1; ++e) {
+          const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
+          for (int k = 0; k < heads; ++k) {
+            const T a = static_cast<T>(alpha[e * heads + k] / sum[static_cast<std::size_t>(k)]);
+            alpha[e * heads + k] = a;
 #pragma omp simd
-          for (int c = 0; c < d; ++c) o[k * d + c] += a * ms[k * d + c];
+            for (int c = 0; c < d; ++c) o[k * d + c] += a * ms[k * d + c];
+          }
         }
       }
     }
+    if (on_chunk) on_chunk(c0, c1, uc);
+  }
+  if (moments) {
+    moments->sum.assign(static_cast<std::size_t>(hd), 0.0);
+    moments->sumsq.assign(static_cast<std::size_t>(hd), 0.0);
+    for (int t = 0; t < threads; ++t)
+      for (std::int64_t c = 0; c < hd; ++c) {
+        moments->sum[static_cast<std::size_t>(c)] += part[static_cast<std::size_t>(2 * t * hd + c)];
+        moments->sumsq[static_cast<std::size_t>(c)] +=
+            part[static_cast<std::size_t>(2 * t * hd + hd + c)];
+      }
+  }
+}
+
+template <typename T>
+void egat_edge_features(const GraphBatch& g, int heads, int d, const T* h, const T* f,
+                        const EgatParams<T>& p, T* u, const EdgeChunkFn<T>& on_chunk) {
+  const std::int64_t n = g.num_nodes, hd = std::int64_t{heads} * d;
+  const NodeTerms<T> nt = node_terms(n, d, hd, h, p);
+  const std::vector<std::int64_t> chunks = destination_chunks(g);
+  for (std::size_t ci = 0; ci + 1 < chunks.size(); ++ci) {
+    const std::int64_t e0 = g.offsets[static_cast<std::size_t>(chunks[ci])];
+    const std::int64_t e1 = g.offsets[static_cast<std::size_t>(chunks[ci + 1])];
+    chunk_edge_gemm(e0, e1, d, hd, f, p, u + e0 * hd);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t e = e0; e < e1; ++e)
+      edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]),
+                      nt.pj.row(g.dst[static_cast<std::size_t>(e)]), u + e * hd);
+    if (on_chunk) on_chunk(e0, e1, u + e0 * hd);
   }
 }
 
 template <typename T>
 void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
-                   const EgatParams<T>& p, const EgatCache<T>& cache, const T* d_out, T* du, T* dh,
-                   T* df, const EgatParams<T>& grad) {
+                   const EgatParams<T>& p, const EgatCache<T>& cache, const T* d_out,
+                   const EdgePathGrad<T>& edge, T* u, T* dh, T* df, const EgatParams<T>& grad) {
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = std::int64_t{heads} * d;
-  const T* u = cache.u.ptr();
   const T* alpha = cache.alpha.ptr();
   const T* mm = cache.m.ptr();
   const T slope = static_cast<T>(kEgatSlope);
-  Tensor<T> ds_all(m, heads);  // softmax-backward values, for a deterministic d attn below
 
-  // Per destination: d alpha, the softmax backward, the attention-vector gradient, and the
-  // LeakyReLU backward; du becomes dz, the gradient of the pre-activation.
+  // Softmax backward per destination: ds = alpha (d alpha - sum over the destination's edges of
+  // alpha d alpha), with d alpha_e = <d_out[dst], m[src]> per head.
+  Tensor<T> ds(m, heads);
 #pragma omp parallel
   {
-    std::vector<double> dalpha, dot(static_cast<std::size_t>(heads));
-#pragma omp for schedule(dynamic, 256)
+    std::vector<double> dot(static_cast<std::size_t>(heads));
+#pragma omp for schedule(static)
     for (std::int64_t j = 0; j < n; ++j) {
       const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
       const std::int64_t e1 = g.offsets[static_cast<std::size_t>(j) + 1];
       const T* dout = d_out + j * hd;
-      dalpha.assign(static_cast<std::size_t>((e1 - e0) * heads), 0.0);
       std::fill(dot.begin(), dot.end(), 0.0);
       for (std::int64_t e = e0; e < e1; ++e) {
         const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
@@ -104,63 +200,98 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
           T s = 0;
 #pragma omp simd reduction(+ : s)
           for (int c = 0; c < d; ++c) s += dout[k * d + c] * ms[k * d + c];
-          dalpha[static_cast<std::size_t>((e - e0) * heads + k)] = s;
-          dot[static_cast<std::size_t>(k)] += s * alpha[e * heads + k];
+          ds(e, k) = s;
+          dot[static_cast<std::size_t>(k)] += static_cast<double>(s) * alpha[e * heads + k];
         }
       }
-      for (std::int64_t e = e0; e < e1; ++e) {
-        const T* ue = u + e * hd;
-        T* due = du + e * hd;
-        for (int k = 0; k < heads; ++k) {
-          const double ds =
-              alpha[e * heads + k] * (dalpha[static_cast<std::size_t>((e - e0) * heads + k)] -
-                                      dot[static_cast<std::size_t>(k)]);
-          ds_all(e, k) = static_cast<T>(ds);
-#pragma omp simd
-          for (int c = 0; c < d; ++c) {
-            const T g_u = due[k * d + c] + static_cast<T>(ds) * p.attn[k * d + c];
-            // u > 0 exactly where the pre-activation is > 0 (slope > 0).
-            due[k * d + c] = kernels::leaky_relu_grad(ue[k * d + c], slope, g_u);
-          }
-        }
-      }
+      for (std::int64_t e = e0; e < e1; ++e)
+        for (int k = 0; k < heads; ++k)
+          ds(e, k) = static_cast<T>(alpha[e * heads + k] * (static_cast<double>(ds(e, k)) -
+                                                            dot[static_cast<std::size_t>(k)]));
     }
   }
-  // d attn[k][c] = sum_e ds[e][k] u[e][k d + c]: static edge ranges per thread, partial sums
-  // added in thread order, so the result is bitwise reproducible for a given thread count.
-  {
-    const int threads = omp_get_max_threads();
-    std::vector<double> part(static_cast<std::size_t>(threads * hd), 0.0);
+
+  // Per chunk of edges: the edge path's gradient (one GEMM), the attention and LeakyReLU
+  // backward into u in place, then the chunk's share of the W_fij and f gradients and of dq (the
+  // sum over incoming edges) while the chunk is in cache.
+  const int threads = omp_get_max_threads();
+  std::vector<double> attn_part(static_cast<std::size_t>(threads * hd), 0.0);
+  Tensor<T> dq(n, hd);
+  Tensor<T> dy;
+  const std::vector<std::int64_t> chunks = destination_chunks(g);
+  for (std::size_t ci = 0; ci + 1 < chunks.size(); ++ci) {
+    const std::int64_t j0 = chunks[ci], j1 = chunks[ci + 1];
+    const std::int64_t c0 = g.offsets[static_cast<std::size_t>(j0)];
+    const std::int64_t c1 = g.offsets[static_cast<std::size_t>(j1)];
+    if (edge.df) {
+      dy.resize(c1 - c0, hd);
+      gemm<T>(false, false, c1 - c0, hd, edge.d_out, T(1), edge.df + c0 * edge.d_out, edge.d_out,
+              edge.W, hd, T(0), dy.ptr(), hd);
+    }
 #pragma omp parallel num_threads(threads)
     {
-      const int t = omp_get_thread_num();
-      double* acc = part.data() + static_cast<std::ptrdiff_t>(t) * hd;
-      const std::int64_t lo = m * t / threads, hi = m * (t + 1) / threads;
-      for (std::int64_t e = lo; e < hi; ++e)
-        for (int k = 0; k < heads; ++k) {
-          const double ds = ds_all(e, k);
-          const T* ue = u + e * hd + k * d;
-          for (int c = 0; c < d; ++c) acc[k * d + c] += ds * ue[c];
+      std::vector<T> local(static_cast<std::size_t>(hd));
+      double* acc = attn_part.data() + hd * omp_get_thread_num();
+#pragma omp for schedule(static)
+      for (std::int64_t j = j0; j < j1; ++j) {
+        std::fill(local.begin(), local.end(), T(0));
+        T* q = dq.row(j);
+        std::fill(q, q + hd, T(0));
+        for (std::int64_t e = g.offsets[static_cast<std::size_t>(j)];
+             e < g.offsets[static_cast<std::size_t>(j) + 1]; ++e) {
+          T* ue = u + e * hd;
+          const T* dye = edge.df ? dy.row(e - c0) : nullptr;
+          for (int k = 0; k < heads; ++k) {
+            const T dsk = ds(e, k);
+            T* lk = local.data() + k * d;
+            const T* ak = p.attn + k * d;
+            T* uk = ue + k * d;
+            if (dye) {
+              const T* yk = dye + k * d;
+              const T* sc = edge.scale + k * d;
+              const T* sh = edge.shift + k * d;
+              const T* sl = edge.slope + k * d;
+#pragma omp simd
+              for (int c = 0; c < d; ++c) {
+                lk[c] += dsk * uk[c];
+                const T g_u = dsk * ak[c] + yk[c] * sc[c] + sh[c] + uk[c] * sl[c];
+                uk[c] = kernels::leaky_relu_grad(uk[c], slope, g_u);  // u > 0 iff z > 0
+              }
+            } else {
+#pragma omp simd
+              for (int c = 0; c < d; ++c) {
+                lk[c] += dsk * uk[c];
+                uk[c] = kernels::leaky_relu_grad(uk[c], slope, dsk * ak[c]);
+              }
+            }
+          }
+#pragma omp simd
+          for (std::int64_t c = 0; c < hd; ++c) q[c] += ue[c];
         }
+        for (std::int64_t c = 0; c < hd; ++c)
+          acc[c] += static_cast<double>(local[static_cast<std::size_t>(c)]);
+      }
     }
-    for (int t = 0; t < threads; ++t)
-      for (std::int64_t c = 0; c < hd; ++c)
-        grad.attn[c] += static_cast<T>(part[static_cast<std::size_t>(t * hd + c)]);
+    // dz feeds W_fij and f directly.
+    gemm<T>(true, false, hd, d, c1 - c0, T(1), u + c0 * hd, hd, f + c0 * d, d, T(1), grad.W_fij, d);
+    gemm<T>(false, false, c1 - c0, d, hd, T(1), u + c0 * hd, hd, p.W_fij, d, T(0), df + c0 * d, d);
+  }
+  for (int t = 0; t < threads; ++t)
+    for (std::int64_t c = 0; c < hd; ++c)
+      grad.attn[c] += static_cast<T>(attn_part[static_cast<std::size_t>(t * hd + c)]);
+
+  // The bias sees every edge's dz: the column sums of dq.
+  {
+    std::vector<double> s(static_cast<std::size_t>(hd));
+    column_sums<T>(n, hd, dq.ptr(), nullptr, s.data(), nullptr);
+    for (std::int64_t c = 0; c < hd; ++c)
+      grad.bias[c] += static_cast<T>(s[static_cast<std::size_t>(c)]);
   }
 
-  // dz (in du) feeds the bias, W_fij and f directly.
-  linear_backward<T>(m, d, hd, f, p.W_fij, du, df, grad.W_fij, grad.bias);
-
-  // Node-side gradients: dQ_j sums dz over incoming edges, dP_i and dM_i over outgoing edges.
-  Tensor<T> dp(n, hd), dq(n, hd), dm(n, hd);
-#pragma omp parallel for schedule(dynamic, 256)
+  // Source-side gradients: dP_i sums dz over the edges leaving i, dM_i sums alpha d_out[dst].
+  Tensor<T> dp(n, hd), dm(n, hd);
+#pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
-    T* q = dq.row(i);
-    std::fill(q, q + hd, T(0));
-    for (std::int64_t e = g.offsets[static_cast<std::size_t>(i)];
-         e < g.offsets[static_cast<std::size_t>(i) + 1]; ++e)
-#pragma omp simd
-      for (std::int64_t c = 0; c < hd; ++c) q[c] += du[e * hd + c];
     T* pr = dp.row(i);
     T* mr = dm.row(i);
     std::fill(pr, pr + hd, T(0));
@@ -168,9 +299,10 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
     for (std::int64_t k = g.out_offsets[static_cast<std::size_t>(i)];
          k < g.out_offsets[static_cast<std::size_t>(i) + 1]; ++k) {
       const std::int64_t e = g.out_edges[static_cast<std::size_t>(k)];
+      const T* dz = u + e * hd;
       const T* dout = d_out + std::int64_t{g.dst[static_cast<std::size_t>(e)]} * hd;
 #pragma omp simd
-      for (std::int64_t c = 0; c < hd; ++c) pr[c] += du[e * hd + c];
+      for (std::int64_t c = 0; c < hd; ++c) pr[c] += dz[c];
       for (int hh = 0; hh < heads; ++hh) {
         const T a = alpha[e * heads + hh];
 #pragma omp simd
@@ -186,16 +318,17 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
   for (std::int64_t k = 0; k < n * d; ++k) dh[k] += tmp.data[static_cast<std::size_t>(k)];
 }
 
-template void egat_forward<float>(const GraphBatch&, int, int, const float*, const float*,
-                                  const EgatParams<float>&, float*, EgatCache<float>&);
-template void egat_forward<double>(const GraphBatch&, int, int, const double*, const double*,
-                                   const EgatParams<double>&, double*, EgatCache<double>&);
-template void egat_backward<float>(const GraphBatch&, int, int, const float*, const float*,
-                                   const EgatParams<float>&, const EgatCache<float>&, const float*,
-                                   float*, float*, float*, const EgatParams<float>&);
-template void egat_backward<double>(const GraphBatch&, int, int, const double*, const double*,
-                                    const EgatParams<double>&, const EgatCache<double>&,
-                                    const double*, double*, double*, double*,
-                                    const EgatParams<double>&);
+#define SYMGNN_INSTANTIATE_EGAT(T)                                                         \
+  template void egat_forward<T>(const GraphBatch&, int, int, const T*, const T*,           \
+                                const EgatParams<T>&, T*, EgatCache<T>&, T*, EdgeMoments*, \
+                                const EdgeChunkFn<T>&);                                    \
+  template void egat_edge_features<T>(const GraphBatch&, int, int, const T*, const T*,     \
+                                      const EgatParams<T>&, T*, const EdgeChunkFn<T>&);    \
+  template void egat_backward<T>(const GraphBatch&, int, int, const T*, const T*,          \
+                                 const EgatParams<T>&, const EgatCache<T>&, const T*,      \
+                                 const EdgePathGrad<T>&, T*, T*, T*, const EgatParams<T>&);
+SYMGNN_INSTANTIATE_EGAT(float)
+SYMGNN_INSTANTIATE_EGAT(double)
+#undef SYMGNN_INSTANTIATE_EGAT
 
 }  // namespace symgnn

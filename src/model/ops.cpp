@@ -70,16 +70,14 @@ void column_sums(std::int64_t n, std::int64_t c, const T* A, const T* B, double*
 }
 
 template <typename T>
-void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
-                            const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
-                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift) {
-  std::vector<double> sum(static_cast<std::size_t>(c)), sq(static_cast<std::size_t>(c));
-  column_sums<T>(n, c, X, X, sum.data(), sq.data());
+void batchnorm_moments_affine(std::int64_t n, std::int64_t c, const double* sum, const double* sq,
+                              const T* gamma, const T* beta, T* saved_mean, T* saved_invstd,
+                              T* running_mean, T* running_var, const BatchNormConfig& cfg, T* scale,
+                              T* shift) {
   const double nn = static_cast<double>(n);
   for (std::int64_t j = 0; j < c; ++j) {
-    const auto k = static_cast<std::size_t>(j);
-    const double mean = sum[k] / nn;
-    const double var = std::max(0.0, sq[k] / nn - mean * mean);  // biased, for normalising
+    const double mean = sum[j] / nn;
+    const double var = std::max(0.0, sq[j] / nn - mean * mean);  // biased, for normalising
     const double invstd = 1.0 / std::sqrt(var + cfg.eps);
     saved_mean[j] = static_cast<T>(mean);
     saved_invstd[j] = static_cast<T>(invstd);
@@ -89,6 +87,16 @@ void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T*
     scale[j] = static_cast<T>(gamma[j] * invstd);
     shift[j] = static_cast<T>(beta[j] - mean * gamma[j] * invstd);
   }
+}
+
+template <typename T>
+void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
+                            const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
+                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift) {
+  std::vector<double> sum(static_cast<std::size_t>(c)), sq(static_cast<std::size_t>(c));
+  column_sums<T>(n, c, X, X, sum.data(), sq.data());
+  batchnorm_moments_affine<T>(n, c, sum.data(), sq.data(), gamma, beta, saved_mean, saved_invstd,
+                              running_mean, running_var, cfg, scale, shift);
 }
 
 template <typename T>
@@ -227,6 +235,9 @@ void embedding_backward(std::int64_t n, std::int64_t c, const std::int32_t* inde
   template void linear_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,  \
                                    const T*, T*, T*, T*);                                         \
   template void column_sums<T>(std::int64_t, std::int64_t, const T*, const T*, double*, double*); \
+  template void batchnorm_moments_affine<T>(std::int64_t, std::int64_t, const double*,            \
+                                            const double*, const T*, const T*, T*, T*, T*, T*,    \
+                                            const BatchNormConfig&, T*, T*);                      \
   template void batchnorm_train_affine<T>(std::int64_t, std::int64_t, const T*, const T*,         \
                                           const T*, T*, T*, T*, T*, const BatchNormConfig&, T*,   \
                                           T*);                                                    \

@@ -27,6 +27,12 @@ template <typename T>
 void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                             const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
                             T* running_var, const BatchNormConfig& cfg, T* scale, T* shift);
+// The same from column sums and sums of squares already taken (in double) over n rows.
+template <typename T>
+void batchnorm_moments_affine(std::int64_t n, std::int64_t c, const double* sum, const double* sq,
+                              const T* gamma, const T* beta, T* saved_mean, T* saved_invstd,
+                              T* running_mean, T* running_var, const BatchNormConfig& cfg, T* scale,
+                              T* shift);
 // Evaluation mode: from the running statistics.
 template <typename T>
 void batchnorm_eval_affine(std::int64_t c, const T* gamma, const T* beta, const T* running_mean,

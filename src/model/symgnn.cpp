@@ -223,62 +223,82 @@ void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std
 }
 
 template <typename T>
-void SymGNN<T>::edge_projection_forward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
-                                        const T* u, Phase phase, BatchNormSaved* saved, T* f) {
+typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, std::int64_t m,
+                                                          std::int64_t hd,
+                                                          const EdgeMoments* moments,
+                                                          BatchNormSaved* saved) {
   const std::int64_t d = config_.dim;
   const BatchNormConfig cfg;
   std::vector<T> scale(static_cast<std::size_t>(hd)), shift(static_cast<std::size_t>(hd));
   const T* gamma = params_.value(ids.bn_edge.weight);
   const T* beta = params_.value(ids.bn_edge.bias);
-  if (phase == Phase::kTrain) {
+  if (moments) {
     saved->mean.resize(1, hd);
     saved->invstd.resize(1, hd);
-    batchnorm_train_affine<T>(m, hd, u, gamma, beta, saved->mean.ptr(), saved->invstd.ptr(),
-                              buffers_.value(ids.bn_edge.mean), buffers_.value(ids.bn_edge.var),
-                              cfg, scale.data(), shift.data());
+    batchnorm_moments_affine<T>(m, hd, moments->sum.data(), moments->sumsq.data(), gamma, beta,
+                                saved->mean.ptr(), saved->invstd.ptr(),
+                                buffers_.value(ids.bn_edge.mean), buffers_.value(ids.bn_edge.var),
+                                cfg, scale.data(), shift.data());
   } else {
     batchnorm_eval_affine<T>(hd, gamma, beta, buffers_.value(ids.bn_edge.mean),
                              buffers_.value(ids.bn_edge.var), cfg, scale.data(), shift.data());
   }
-  // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift): no E x H d intermediate.
+  // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift).
   const T* w = params_.value(ids.pe_w);
   const T* b = params_.value(ids.pe_b);
-  Tensor<T> wf(d, hd), bf(1, d);
+  Projection pr{Tensor<T>(d, hd), Tensor<T>(1, d)};
   for (std::int64_t o = 0; o < d; ++o) {
     double acc = b[o];
     for (std::int64_t k = 0; k < hd; ++k) {
-      wf(o, k) = w[o * hd + k] * scale[static_cast<std::size_t>(k)];
+      pr.w(o, k) = w[o * hd + k] * scale[static_cast<std::size_t>(k)];
       acc += static_cast<double>(w[o * hd + k]) * shift[static_cast<std::size_t>(k)];
     }
-    bf(0, o) = static_cast<T>(acc);
+    pr.b(0, o) = static_cast<T>(acc);
   }
-  linear_forward<T>(m, hd, d, u, wf.ptr(), bf.ptr(), f);
+  return pr;
 }
 
 template <typename T>
-void SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
-                                         const T* u, const BatchNormSaved& saved, const T* df,
-                                         T* du) {
+EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::int64_t m,
+                                                    std::int64_t hd, const Tensor<T>& dfu,
+                                                    const Tensor<T>& df,
+                                                    const BatchNormSaved& saved, Tensor<T>& coef) {
   const std::int64_t d = config_.dim;
   const T* gamma = params_.value(ids.bn_edge.weight);
   const T* beta = params_.value(ids.bn_edge.bias);
   const T* w = params_.value(ids.pe_w);
-  // With y = u scale + shift: dW = df^T y = (df^T u) diag(scale) + colsum(df) shift^T.
-  Tensor<T> dfu(d, hd);
-  gemm<T>(true, false, d, hd, m, T(1), df, d, u, hd, T(0), dfu.ptr(), hd);
   std::vector<double> cs(static_cast<std::size_t>(d));
-  column_sums<T>(m, d, df, nullptr, cs.data(), nullptr);
+  column_sums<T>(m, d, df.ptr(), nullptr, cs.data(), nullptr);
   T* dw = params_.grad(ids.pe_w);
   T* db = params_.grad(ids.pe_b);
+  T* dgamma = params_.grad(ids.bn_edge.weight);
+  T* dbeta = params_.grad(ids.bn_edge.bias);
+  coef.resize(3, hd);
+  const double rows = static_cast<double>(m);
   for (std::int64_t k = 0; k < hd; ++k) {
-    const double scale = static_cast<double>(gamma[k]) * saved.invstd(0, k);
-    const double shift = beta[k] - saved.mean(0, k) * scale;
-    for (std::int64_t o = 0; o < d; ++o)
-      dw[o * hd + k] += static_cast<T>(scale * dfu(o, k) + shift * cs[static_cast<std::size_t>(o)]);
+    const double mean = saved.mean(0, k), invstd = saved.invstd(0, k);
+    // The BN output is y = u a + c; its gradient dy = df W, never formed: the sums BN's backward
+    // needs follow from dfu and the column sums of df.
+    const double a = static_cast<double>(gamma[k]) * invstd;
+    const double c = beta[k] - mean * a;
+    double sum_dy = 0, w_dfu = 0;
+    for (std::int64_t o = 0; o < d; ++o) {
+      const double wo = w[o * hd + k];
+      sum_dy += cs[static_cast<std::size_t>(o)] * wo;
+      w_dfu += wo * static_cast<double>(dfu(o, k));
+      dw[o * hd + k] += static_cast<T>(a * dfu(o, k) + c * cs[static_cast<std::size_t>(o)]);
+    }
+    const double sum_dy_xhat = invstd * (w_dfu - mean * sum_dy);
+    dgamma[k] += static_cast<T>(sum_dy_xhat);
+    dbeta[k] += static_cast<T>(sum_dy);
+    // du = a (dy - mean(dy) - xhat mean(dy xhat)), xhat = (u - mean) invstd.
+    const double m_dy = sum_dy / rows, m_dyx = sum_dy_xhat / rows;
+    coef(0, k) = static_cast<T>(a);
+    coef(1, k) = static_cast<T>(-a * m_dy + a * mean * invstd * m_dyx);
+    coef(2, k) = static_cast<T>(-a * invstd * m_dyx);
   }
   for (std::int64_t o = 0; o < d; ++o) db[o] += static_cast<T>(cs[static_cast<std::size_t>(o)]);
-  gemm<T>(false, false, m, hd, d, T(1), df, d, w, hd, T(0), du, hd);  // dy = df W
-  batchnorm_backward_(ids.bn_edge, m, hd, u, saved, du, du);
+  return {df.ptr(), w, d, coef.row(0), coef.row(1), coef.row(2)};
 }
 
 template <typename T>
@@ -401,31 +421,52 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     }
   }
 
-  // Message-passing layers.
+  // Message-passing layers. The last layer's edge output reaches nothing (the decoder reads h),
+  // so it is not formed; its BatchNorm statistics are still updated, as published.
   Tensor<T> h = h0_;
   cache_.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
+    const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
+    const int di = static_cast<int>(d);
     c.h_in = h;
-    c.f_in = f;
+    c.f_in = std::move(f);
+    f = Tensor<T>();
+    if (!last) f.resize(m, d);
     c.a.resize(n, hd);
-    egat_forward<T>(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
-                    egat_params(ids, false), c.a.ptr(), c.egat);
+    if (train) {  // BatchNorm needs all of u before the projection
+      EdgeMoments moments;
+      u_.resize(m, hd);
+      egat_forward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
+                      c.a.ptr(), c.egat, u_.ptr(), &moments);
+      const Projection pe = edge_projection(ids, m, hd, &moments, &c.bn_edge);
+      if (!last) linear_forward<T>(m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
+    } else {  // running statistics: each chunk of u is projected while in cache
+      const Projection pe = edge_projection(ids, m, hd, nullptr, nullptr);
+      EdgeChunkFn<T> project;
+      if (!last)
+        project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
+          linear_forward<T>(e1 - e0, hd, d, uc, pe.w.ptr(), pe.b.ptr(), f.ptr() + e0 * d);
+        };
+      egat_forward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
+                      c.a.ptr(), c.egat, nullptr, nullptr, project);
+    }
     c.a_bn.resize(n, hd);
     batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), c.a_bn.ptr(), phase, &c.bn_node);
     linear_forward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), params_.value(ids.pn_b),
                       h.ptr());
     add_into<T>(n * d, c.h_in.ptr(), h.ptr());
-    edge_projection_forward(ids, m, hd, c.egat.u.ptr(), phase, &c.bn_edge, f.ptr());
-    add_into<T>(m * d, c.f_in.ptr(), f.ptr());
+    if (!last) add_into<T>(m * d, c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
       dropout_mask(n, g.node_id.data(), lane, key, c.keep_h);
-      dropout_mask(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), key, c.keep_f);
       apply_dropout(n, c.keep_h, h.ptr());
-      apply_dropout(m, c.keep_f, f.ptr());
+      if (!last) {
+        dropout_mask(m, g.edge_id.data(), lane + static_cast<std::uint32_t>(d), key, c.keep_f);
+        apply_dropout(m, c.keep_f, f.ptr());
+      }
     }
     if (!train) c = LayerCache{};  // evaluation keeps nothing
   }
@@ -474,33 +515,54 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
                        params_.grad(dec_w_[k]), params_.grad(dec_b_[k]));
   }
 
-  // Message-passing layers, last to first. dh, df: gradients of the layer outputs.
+  // Message-passing layers, last to first. dh, df: gradients of the layer outputs (the last
+  // layer's edge output is unused, so df starts empty).
   Tensor<T>& dh = dx;
-  Tensor<T> df(m, d), dh_e(n, d), df_e(m, d);
-  df.zero();
+  Tensor<T> df, dh_e(n, d), df_e, dfu, coef;
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
+    const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
+    const int di = static_cast<int>(d);
     if (config_.dropout > 0) {
       apply_dropout(n, c.keep_h, dh.ptr());
-      apply_dropout(m, c.keep_f, df.ptr());
+      if (!last) apply_dropout(m, c.keep_f, df.ptr());
     }
     // Node path: h' = pn(BN(a)) + h.
     Tensor<T> da(n, hd);
     linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),
                        params_.grad(ids.pn_w), params_.grad(ids.pn_b));
     batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
-    // Edge path: f' = pe(BN(u)) + f.
-    Tensor<T> du(m, hd);
-    edge_projection_backward(ids, m, hd, c.egat.u.ptr(), c.bn_edge, df.ptr(), du.ptr());
-    egat_backward<T>(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
-                     egat_params(ids, false), c.egat, da.ptr(), du.ptr(), dh_e.ptr(), df_e.ptr(),
-                     egat_params(ids, true));
+    // Edge path: f' = pe(BN(u)) + f. u is recomputed; dfu = df^T u is taken chunk by chunk.
+    const EgatParams<T> ep = egat_params(ids, false);
+    u_.resize(m, hd);
+    EdgeChunkFn<T> accumulate_dfu;
+    if (!last) {
+      dfu.resize(d, hd);
+      dfu.zero();
+      accumulate_dfu = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
+        gemm<T>(true, false, d, hd, e1 - e0, T(1), df.ptr() + e0 * d, d, uc, hd, T(1), dfu.ptr(),
+                hd);
+      };
+    }
+    egat_edge_features<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
+                          accumulate_dfu);
+    const EdgePathGrad<T> edge =
+        last ? EdgePathGrad<T>{} : edge_projection_backward(ids, m, hd, dfu, df, c.bn_edge, coef);
+    df_e.resize(m, d);
+    egat_backward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, c.egat, da.ptr(), edge,
+                     u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true));
     // Residuals: the inputs also reach the outputs directly.
     add_into<T>(n * d, dh_e.ptr(), dh.ptr());
-    add_into<T>(m * d, df_e.ptr(), df.ptr());
+    if (last)
+      std::swap(df, df_e);
+    else
+      add_into<T>(m * d, df_e.ptr(), df.ptr());
+    c = LayerCache{};  // done with this layer: its memory serves the layers below
   }
+  u_ = Tensor<T>();
+  df_e = Tensor<T>();
 
   // Edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
   std::vector<std::array<double, 9>> d_transforms(transforms_.size());

@@ -64,7 +64,8 @@ class SymGNN {
                Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0);
 
   // Backward of the last training forward from dL/dprediction (N x 1): accumulates parameter
-  // gradients and returns dL/dT for each transform.
+  // gradients and returns dL/dT for each transform. It frees what the forward kept, layer by
+  // layer, so it runs once per forward.
   std::vector<std::array<double, 9>> backward(const GraphBatch& g, const Tensor<T>& d_prediction);
 
  private:
@@ -82,9 +83,9 @@ class SymGNN {
   };
   struct LayerCache {
     Tensor<T> h_in, f_in;  // the layer's inputs, which EGAT's backward needs
-    EgatCache<T> egat;
-    Tensor<T> a;     // EGAT node output, N x H d
-    Tensor<T> a_bn;  // after BatchNorm (input of the node projection)
+    EgatCache<T> egat;     // u is not kept: backward recomputes it
+    Tensor<T> a;           // EGAT node output, N x H d
+    Tensor<T> a_bn;        // after BatchNorm (input of the node projection)
     BatchNormSaved bn_node, bn_edge;
     Buffer<std::uint8_t> keep_h, keep_f;  // dropout masks
   };
@@ -100,11 +101,18 @@ class SymGNN {
   void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
                            const BatchNormSaved& saved, const T* dy, T* dx);
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
-  // f = pe(BN_e(u)) with the BatchNorm folded into the projection, and its backward.
-  void edge_projection_forward(const LayerIds& ids, std::int64_t m, std::int64_t hd, const T* u,
-                               Phase phase, BatchNormSaved* saved, T* f);
-  void edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd, const T* u,
-                                const BatchNormSaved& saved, const T* df, T* du);
+  // pe(BN_e(u)) = u W'^T + b' with the BatchNorm folded into the projection: no E x H d
+  // intermediate. Training: BN from the batch moments of u (running statistics updated).
+  struct Projection {
+    Tensor<T> w, b;  // d x H d, 1 x d
+  };
+  Projection edge_projection(const LayerIds& ids, std::int64_t m, std::int64_t hd,
+                             const EdgeMoments* moments, BatchNormSaved* saved);
+  // Parameter gradients of pe and BN_e from dfu = df^T u and df, and the gradient reaching u in
+  // factored form (its coefficients stored in `coef`, 3 x H d).
+  EdgePathGrad<T> edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
+                                           const Tensor<T>& dfu, const Tensor<T>& df,
+                                           const BatchNormSaved& saved, Tensor<T>& coef);
   void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
                             Phase phase, bool update_running, EdgeEncoderWork& w);
   // Dropout keeps (1) or drops (0) each feature; the mask is kept for the backward pass.
@@ -128,6 +136,7 @@ class SymGNN {
   Tensor<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;
+  Tensor<T> u_;  // EGAT's u (E x H d) of one layer at a time, reused across layers and steps
   std::vector<Tensor<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
   std::vector<BatchNormSaved> dec_bn_saved_;
 };
