@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "graph/spatial_order.hpp"
 
 namespace symgnn {
 
@@ -56,20 +57,29 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
       code[k] = static_cast<std::int32_t>(it - species_names.begin());
     }
     const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
-    for (std::int64_t i = 0; i < g.num_atoms; ++i) {
-      const auto gi = static_cast<std::size_t>(node0 + i);
-      b.species[gi] = code[static_cast<std::size_t>(st.species[static_cast<std::size_t>(i)])];
-      b.node_id[gi] = node0 + i;
+    // Atoms in a spatial order, each edge kept with its destination; node_id and edge_id keep
+    // the input numbering (labels, outputs and random numbers follow it).
+    const std::vector<std::int64_t> order = spatial_order(st.positions);
+    std::vector<std::int32_t> place(order.size());
+    for (std::size_t k = 0; k < order.size(); ++k)
+      place[static_cast<std::size_t>(order[k])] = static_cast<std::int32_t>(k);
+    std::int64_t ge = edge0;
+    for (std::int64_t k = 0; k < g.num_atoms; ++k) {
+      const auto i = static_cast<std::size_t>(order[static_cast<std::size_t>(k)]);
+      const auto gi = static_cast<std::size_t>(node0 + k);
+      b.species[gi] = code[static_cast<std::size_t>(st.species[i])];
+      b.node_id[gi] = node0 + static_cast<std::int64_t>(i);
       if (y)
-        b.label[gi] = static_cast<float>(y->values[static_cast<std::size_t>(i * y->components)]);
-      b.offsets[gi + 1] = edge0 + g.offsets[static_cast<std::size_t>(i) + 1];
-    }
-    for (std::int64_t e = 0; e < g.num_edges(); ++e) {
-      const auto ge = static_cast<std::size_t>(edge0 + e);
-      b.src[ge] = static_cast<std::int32_t>(node0 + g.src[static_cast<std::size_t>(e)]);
-      b.dst[ge] = static_cast<std::int32_t>(node0 + g.dst[static_cast<std::size_t>(e)]);
-      b.edge_id[ge] = edge0 + e;
-      for (int c = 0; c < 3; ++c) b.vec[3 * ge + c] = g.vec[3 * static_cast<std::size_t>(e) + c];
+        b.label[gi] = static_cast<float>(y->values[i * static_cast<std::size_t>(y->components)]);
+      for (std::int64_t e = g.offsets[i]; e < g.offsets[i + 1]; ++e, ++ge) {
+        const auto ue = static_cast<std::size_t>(ge);
+        b.src[ue] = static_cast<std::int32_t>(node0) +
+                    place[static_cast<std::size_t>(g.src[static_cast<std::size_t>(e)])];
+        b.dst[ue] = static_cast<std::int32_t>(node0 + k);
+        b.edge_id[ue] = edge0 + e;
+        for (int c = 0; c < 3; ++c) b.vec[3 * ue + c] = g.vec[3 * static_cast<std::size_t>(e) + c];
+      }
+      b.offsets[gi + 1] = ge;
     }
     node0 += g.num_atoms;
     edge0 += g.num_edges();

@@ -1,5 +1,7 @@
 // A batch: one or more structures joined into one disconnected graph (the published model trains
-// on the six training glasses joined together), in the layout the kernels use.
+// on the six training glasses joined together), in the layout the kernels use. Each structure's
+// atoms are stored in a spatial order (graph/spatial_order.hpp); node_id maps a batch node back
+// to its place in the input (the structures' atoms one after the other).
 #pragma once
 
 #include <cstdint>
@@ -20,9 +22,9 @@ struct GraphBatch {
   Buffer<std::int64_t> out_edges;    // edge ids grouped by source (the transpose of the CSR)
   Buffer<float> vec;                 // 3 per edge, r_dst - r_src (Å)
   Buffer<std::int32_t> species;      // per node, model species index
-  Buffer<std::int64_t> node_id;      // global ids keying random numbers (dropout)
-  Buffer<std::int64_t> edge_id;
-  Buffer<float> label;                   // per node (empty when unlabelled)
+  Buffer<std::int64_t> node_id;      // input index of each node; keys random numbers (dropout)
+  Buffer<std::int64_t> edge_id;      // input index of each edge (the graphs' own order)
+  Buffer<float> label;               // per node, in batch order (empty when unlabelled)
   std::vector<std::int64_t> node_begin;  // first node of each structure (+ total at the end)
   std::vector<std::string> sources;
 };

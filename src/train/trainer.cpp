@@ -19,8 +19,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Labels in input order (the order predict() returns).
 std::vector<double> labels_of(const GraphBatch& b) {
-  return {b.label.begin(), b.label.end()};
+  std::vector<double> y(b.label.size());
+  for (std::size_t i = 0; i < y.size(); ++i) y[static_cast<std::size_t>(b.node_id[i])] = b.label[i];
+  return y;
 }
 
 }  // namespace
@@ -99,7 +102,8 @@ std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch,
   Tensor<float> pred;
   model.forward(batch, transforms, Phase::kEval, {setup.eval_seed, 0}, pred, scale);
   std::vector<double> out(static_cast<std::size_t>(pred.rows));
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = pred.data[i] * c.label_std + c.label_mean;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[static_cast<std::size_t>(batch.node_id[i])] = pred.data[i] * c.label_std + c.label_mean;
   return out;
 }
 
@@ -202,10 +206,13 @@ TrainResult train(const TrainOptions& o) {
         throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
                     std::to_string(epoch));
       loss_sum += loss * static_cast<double>(batch.num_nodes);
-      if (evaluate)
+      if (evaluate) {  // in input order, as y_train
+        const std::size_t base = p_train.size();
+        p_train.resize(base + static_cast<std::size_t>(pred.rows));
         for (std::int64_t i = 0; i < pred.rows; ++i)
-          p_train.push_back(pred.data[static_cast<std::size_t>(i)] * cfg.label_std +
-                            cfg.label_mean);
+          p_train[base + static_cast<std::size_t>(batch.node_id[static_cast<std::size_t>(i)])] =
+              pred.data[static_cast<std::size_t>(i)] * cfg.label_std + cfg.label_mean;
+      }
       model.params().zero_grad();
       const auto dT = model.backward(batch, dpred);
       if (vm_mu >= 0) {

@@ -56,7 +56,8 @@ LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup,
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
                      std::int64_t epochs);
 
-// Predictions in label units (eV) for a batch, in evaluation mode with the setup's transforms.
+// Predictions in label units (eV) for a batch, in evaluation mode with the setup's transforms,
+// in input order (node_id).
 std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch, const ModelSetup& setup);
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
