@@ -197,7 +197,14 @@ std::pair<std::vector<double>, std::vector<double>> predictions_under_rotation(
     model.forward(f.batch, transforms, Phase::kTrain, {1, std::uint64_t(step)}, p1, scale);
   model.forward(f.batch, transforms, Phase::kEval, {}, p1, scale);
   model.forward(b2, transforms, Phase::kEval, {}, p2, scale);
-  return {{p1.data.begin(), p1.data.end()}, {p2.data.begin(), p2.data.end()}};
+  // Batches order atoms in space, differently for the rotated copy: compare in input order.
+  auto input_order = [](const GraphBatch& b, const Tensor<double>& p) {
+    std::vector<double> out(p.data.size());
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[static_cast<std::size_t>(b.node_id[i])] = p.data[i];
+    return out;
+  };
+  return {input_order(f.batch, p1), input_order(b2, p2)};
 }
 
 TEST(Model, UniformSymmetrizationIsNearlyInvariantAndNoneIsNot) {
