@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -225,8 +226,16 @@ void embedding_forward(std::int64_t n, std::int64_t c, const std::int32_t* index
 template <typename T>
 void embedding_backward(std::int64_t n, std::int64_t c, const std::int32_t* index, const T* dY,
                         T* dtable) {
-  for (std::int64_t i = 0; i < n; ++i)  // few species: a serial pass is cheap and deterministic
-    for (std::int64_t j = 0; j < c; ++j) dtable[index[i] * c + j] += dY[i * c + j];
+  // Few species: a serial pass is cheap and deterministic. The sums are in double: behind a
+  // BatchNorm over two species they nearly cancel, and in float their value would depend on the
+  // order of the atoms.
+  std::int32_t rows = 0;
+  for (std::int64_t i = 0; i < n; ++i) rows = std::max(rows, index[i] + 1);
+  std::vector<double> acc(static_cast<std::size_t>(rows * c), 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < c; ++j)
+      acc[static_cast<std::size_t>(index[i] * c + j)] += static_cast<double>(dY[i * c + j]);
+  for (std::size_t k = 0; k < acc.size(); ++k) dtable[k] += static_cast<T>(acc[k]);
 }
 
 #define SYMGNN_OPS(T)                                                                             \
