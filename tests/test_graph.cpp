@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <tuple>
 
@@ -224,7 +225,7 @@ TEST(NeighborGraph, BundledSampleMatchesMinimumImageBruteForce) {
 }
 
 // The batch stores atoms in a spatial order: it must be the same graph, renumbered, with node_id
-// and edge_id leading back to the input, and neighbours closer in memory than in file order.
+// and edge keys leading back to the input, and neighbours closer in memory than in file order.
 TEST(GraphBatch, SpatialOrderKeepsTheGraphAndImprovesLocality) {
   const Structure s =
       read_structures(std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train0.extxyz").at(0);
@@ -237,24 +238,33 @@ TEST(GraphBatch, SpatialOrderKeepsTheGraphAndImprovesLocality) {
   const GraphBatch b = make_batch({&s}, {&g}, {"Cu", "Zr"}, "energy_barrier");
   ASSERT_EQ(b.num_edges, g.num_edges());
   const AtomProperty& y = s.require_property("energy_barrier");
-  std::vector<bool> seen(static_cast<std::size_t>(b.num_edges), false);
+  // Input edges by identity (destination, source, image).
+  std::map<std::tuple<std::uint64_t, std::uint16_t>, std::size_t> input;
+  for (std::size_t e = 0; e < g.src.size(); ++e)
+    ASSERT_TRUE(
+        input.emplace(std::make_tuple(edge_key(g.dst[e], g.src[e]), image_code(g.image[e])), e)
+            .second)
+        << "two input edges with one identity";
   double gap_batch = 0, gap_input = 0;
   for (std::int64_t j = 0; j < b.num_nodes; ++j) {
     const auto in_j = static_cast<std::size_t>(b.node_id[static_cast<std::size_t>(j)]);
     ASSERT_EQ(b.label[static_cast<std::size_t>(j)], static_cast<float>(y.values[in_j]));
     ASSERT_EQ(b.offsets[j + 1] - b.offsets[j], g.in_degree(static_cast<std::int64_t>(in_j)));
     for (std::int64_t e = b.offsets[j]; e < b.offsets[j + 1]; ++e) {
-      const auto ie = static_cast<std::size_t>(b.edge_id[static_cast<std::size_t>(e)]);
-      ASSERT_FALSE(seen[ie]) << "input edge " << ie << " twice";
-      seen[ie] = true;
-      ASSERT_EQ(b.dst[static_cast<std::size_t>(e)], j);
-      ASSERT_EQ(static_cast<std::size_t>(g.dst[ie]), in_j);
-      ASSERT_EQ(g.src[ie], b.node_id[static_cast<std::size_t>(b.src[static_cast<std::size_t>(e)])]);
-      for (int c = 0; c < 3; ++c) ASSERT_EQ(b.vec[3 * e + c], g.vec[3 * ie + c]);
-      gap_batch += std::abs(double(b.src[static_cast<std::size_t>(e)]) - double(j));
+      const auto ue = static_cast<std::size_t>(e);
+      ASSERT_EQ(b.dst[ue], j);
+      ASSERT_EQ(b.edge_key[ue], edge_key(static_cast<std::int64_t>(in_j),
+                                         b.node_id[static_cast<std::size_t>(b.src[ue])]));
+      const auto it = input.find(std::make_tuple(b.edge_key[ue], b.edge_image[ue]));
+      ASSERT_NE(it, input.end()) << "batch edge " << e << " is not an input edge";
+      const std::size_t ie = it->second;
+      input.erase(it);  // each input edge once
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(b.vec[3 * ue + c], g.vec[3 * ie + c]);
+      gap_batch += std::abs(double(b.src[ue]) - double(j));
       gap_input += std::abs(double(g.src[ie]) - double(g.dst[ie]));
     }
   }
+  EXPECT_TRUE(input.empty());
   // File order of this glass is unrelated to space (mean gap about N / 3); the Morton order
   // brings neighbours within a few hundred places.
   EXPECT_LT(gap_batch, 0.25 * gap_input) << "mean index gap " << gap_batch / double(b.num_edges)

@@ -22,6 +22,11 @@ struct Image {
   }
 };
 
+// A 15-bit code of an image (each component in [-15, 15]), part of an edge's identity.
+inline std::uint16_t image_code(const Image& n) {
+  return static_cast<std::uint16_t>((n.a + 16) | ((n.b + 16) << 5) | ((n.c + 16) << 10));
+}
+
 struct Graph {
   std::int64_t num_atoms = 0;
   std::vector<std::int64_t>

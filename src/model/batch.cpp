@@ -36,7 +36,9 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
   b.vec.resize(3 * m);
   b.species.resize(n);
   b.node_id.resize(n);
-  b.edge_id.resize(m);
+  b.edge_key.resize(m);
+  b.edge_image.resize(m);
+  if (n > (std::size_t{1} << 32)) throw Error("make_batch: more than 2^32 atoms in one batch");
   if (!label.empty()) b.label.resize(n);
   std::int64_t node0 = 0, edge0 = 0;
   b.offsets[0] = 0;
@@ -57,7 +59,7 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
       code[k] = static_cast<std::int32_t>(it - species_names.begin());
     }
     const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
-    // Atoms in a spatial order, each edge kept with its destination; node_id and edge_id keep
+    // Atoms in a spatial order, each edge kept with its destination; node_id and edge_key keep
     // the input numbering (labels, outputs and random numbers follow it).
     const std::vector<std::int64_t> order = spatial_order(st.positions);
     std::vector<std::int32_t> place(order.size());
@@ -76,7 +78,9 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
         b.src[ue] = static_cast<std::int32_t>(node0) +
                     place[static_cast<std::size_t>(g.src[static_cast<std::size_t>(e)])];
         b.dst[ue] = static_cast<std::int32_t>(node0 + k);
-        b.edge_id[ue] = edge0 + e;
+        b.edge_key[ue] = edge_key(node0 + static_cast<std::int64_t>(i),
+                                  node0 + g.src[static_cast<std::size_t>(e)]);
+        b.edge_image[ue] = image_code(g.image[static_cast<std::size_t>(e)]);
         for (int c = 0; c < 3; ++c) b.vec[3 * ue + c] = g.vec[3 * static_cast<std::size_t>(e) + c];
       }
       b.offsets[gi + 1] = ge;

@@ -23,8 +23,11 @@ struct GraphBatch {
   Buffer<float> vec;                 // 3 per edge, r_dst - r_src (Å)
   Buffer<std::int32_t> species;      // per node, model species index
   Buffer<std::int64_t> node_id;      // input index of each node; keys random numbers (dropout)
-  Buffer<std::int64_t> edge_id;      // input index of each edge (the graphs' own order)
-  Buffer<float> label;               // per node, in batch order (empty when unlabelled)
+  // An edge's identity, whatever the local numbering or the split over ranks: the input ids of
+  // its atoms, (dst << 32) | src, and its image code (graph.hpp); keys its random numbers.
+  Buffer<std::uint64_t> edge_key;
+  Buffer<std::uint16_t> edge_image;
+  Buffer<float> label;                   // per node, in batch order (empty when unlabelled)
   std::vector<std::int64_t> node_begin;  // first node of each structure (+ total at the end)
   std::vector<std::string> sources;
 };
@@ -34,7 +37,12 @@ void build_transpose(GraphBatch& b);
 
 // Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
 // symbol is an Error naming the structure); `label` names the per-atom label column, or "" for
-// none (a missing column is an Error). Global ids number nodes and edges across the batch.
+// none (a missing column is an Error). node_id numbers atoms across the batch, in input order.
+// The key of the edge src -> dst (input ids, below 2^32).
+inline std::uint64_t edge_key(std::int64_t dst_id, std::int64_t src_id) {
+  return (static_cast<std::uint64_t>(dst_id) << 32) | static_cast<std::uint64_t>(src_id);
+}
+
 GraphBatch make_batch(const std::vector<const Structure*>& structures,
                       const std::vector<const Graph*>& graphs,
                       const std::vector<std::string>& species_names, const std::string& label);

@@ -115,9 +115,10 @@ class SymGNN {
                                            const BatchNormSaved& saved, Tensor<T>& coef);
   void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
                             Phase phase, bool update_running, EdgeEncoderWork& w);
-  // Dropout keeps (1) or drops (0) each feature; the mask is kept for the backward pass.
-  void dropout_mask(std::int64_t rows, const std::int64_t* ids, std::uint32_t lane0,
-                    const StepKey& key, Buffer<std::uint8_t>& mask) const;
+  // Dropout keeps (1) or drops (0) each feature, from random numbers keyed by the rows' global
+  // ids (and an edge's image code); the mask is kept for the backward pass.
+  void dropout_mask(std::int64_t rows, const std::uint64_t* ids, const std::uint16_t* images,
+                    std::uint32_t lane0, const StepKey& key, Buffer<std::uint8_t>& mask) const;
   void apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const;
 
   ModelConfig config_;
