@@ -89,6 +89,7 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
     edge0 += g.num_edges();
   }
   b.node_begin.push_back(node0);
+  b.num_owned = b.num_nodes;
   build_transpose(b);
   return b;
 }

@@ -16,6 +16,7 @@ namespace symgnn {
 
 struct GraphBatch {
   std::int64_t num_nodes = 0, num_edges = 0;
+  std::int64_t num_owned = 0;        // nodes [0, num_owned) are this rank's; the rest are ghosts
   Buffer<std::int64_t> offsets;      // num_nodes + 1: incoming edges of j, grouped by destination
   Buffer<std::int32_t> src, dst;     // per edge
   Buffer<std::int64_t> out_offsets;  // num_nodes + 1: edges leaving i are out_edges[...]

@@ -12,6 +12,11 @@
 
 namespace symgnn {
 
+const Exchange& Exchange::whole() {
+  static const Exchange whole_batch;
+  return whole_batch;
+}
+
 template <typename T>
 void linear_forward(std::int64_t n, std::int64_t in, std::int64_t out, const T* X, const T* W,
                     const T* b, T* Y) {
@@ -93,10 +98,15 @@ void batchnorm_moments_affine(std::int64_t n, std::int64_t c, const double* sum,
 template <typename T>
 void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                             const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
-                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift) {
-  std::vector<double> sum(static_cast<std::size_t>(c)), sq(static_cast<std::size_t>(c));
-  column_sums<T>(n, c, X, X, sum.data(), sq.data());
-  batchnorm_moments_affine<T>(n, c, sum.data(), sq.data(), gamma, beta, saved_mean, saved_invstd,
+                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift,
+                            const Exchange& ex) {
+  // Sums, sums of squares and the row count, over the whole batch.
+  std::vector<double> s(static_cast<std::size_t>(2 * c + 1));
+  column_sums<T>(n, c, X, X, s.data(), s.data() + c);
+  s[static_cast<std::size_t>(2 * c)] = static_cast<double>(n);
+  ex.sum(s.data(), 2 * c + 1);
+  batchnorm_moments_affine<T>(static_cast<std::int64_t>(s[static_cast<std::size_t>(2 * c)]), c,
+                              s.data(), s.data() + c, gamma, beta, saved_mean, saved_invstd,
                               running_mean, running_var, cfg, scale, shift);
 }
 
@@ -121,10 +131,10 @@ void affine_columns(std::int64_t n, std::int64_t c, const T* X, const T* scale, 
 template <typename T>
 void batchnorm_train_forward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                              const T* beta, T* Y, T* saved_mean, T* saved_invstd, T* running_mean,
-                             T* running_var, const BatchNormConfig& cfg) {
+                             T* running_var, const BatchNormConfig& cfg, const Exchange& ex) {
   std::vector<T> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
   batchnorm_train_affine<T>(n, c, X, gamma, beta, saved_mean, saved_invstd, running_mean,
-                            running_var, cfg, scale.data(), shift.data());
+                            running_var, cfg, scale.data(), shift.data(), ex);
   affine_columns<T>(n, c, X, scale.data(), shift.data(), Y);
 }
 
@@ -141,20 +151,26 @@ void batchnorm_eval_forward(std::int64_t n, std::int64_t c, const T* X, const T*
 template <typename T>
 void batchnorm_backward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                         const T* saved_mean, const T* saved_invstd, const T* dY, T* dX, T* dgamma,
-                        T* dbeta) {
+                        T* dbeta, const Exchange& ex) {
   // With xhat = (x - mean) invstd: dgamma = sum dy xhat, dbeta = sum dy,
-  // dx = gamma invstd / n (n dy - sum dy - xhat sum dy xhat).
-  std::vector<double> sdy(static_cast<std::size_t>(c)), sdyx(static_cast<std::size_t>(c));
-  column_sums<T>(n, c, dY, X, sdy.data(), sdyx.data());  // sum dy, sum dy x
+  // dx = gamma invstd / n (n dy - sum dy - xhat sum dy xhat), sums and n over the whole batch.
+  std::vector<double> s(static_cast<std::size_t>(2 * c + 1));
+  double* sdy = s.data();
+  double* sdyx = s.data() + c;
+  column_sums<T>(n, c, dY, X, sdy, sdyx);  // sum dy, sum dy x
+  for (std::int64_t j = 0; j < c; ++j) {
+    dgamma[j] += static_cast<T>((sdyx[j] - saved_mean[j] * sdy[j]) * saved_invstd[j]);
+    dbeta[j] += static_cast<T>(sdy[j]);
+  }
+  s[static_cast<std::size_t>(2 * c)] = static_cast<double>(n);
+  ex.sum(s.data(), 2 * c + 1);
   std::vector<T> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c)),
       k(static_cast<std::size_t>(c));
-  const double nn = static_cast<double>(n);
+  const double nn = s[static_cast<std::size_t>(2 * c)];
   for (std::int64_t j = 0; j < c; ++j) {
     const auto q = static_cast<std::size_t>(j);
     const double mean = saved_mean[j], invstd = saved_invstd[j];
     const double sum_dy_xhat = (sdyx[q] - mean * sdy[q]) * invstd;
-    dgamma[j] += static_cast<T>(sum_dy_xhat);
-    dbeta[j] += static_cast<T>(sdy[q]);
     // dx = g*invstd*dy - g*invstd/n*sum_dy - g*invstd^2/n*sum_dy_xhat*(x - mean)
     const double g = gamma[j] * invstd;
     k[q] = static_cast<T>(g);
@@ -249,17 +265,18 @@ void embedding_backward(std::int64_t n, std::int64_t c, const std::int32_t* inde
                                             const BatchNormConfig&, T*, T*);                      \
   template void batchnorm_train_affine<T>(std::int64_t, std::int64_t, const T*, const T*,         \
                                           const T*, T*, T*, T*, T*, const BatchNormConfig&, T*,   \
-                                          T*);                                                    \
+                                          T*, const Exchange&);                                   \
   template void batchnorm_eval_affine<T>(std::int64_t, const T*, const T*, const T*, const T*,    \
                                          const BatchNormConfig&, T*, T*);                         \
   template void affine_columns<T>(std::int64_t, std::int64_t, const T*, const T*, const T*, T*);  \
   template void batchnorm_train_forward<T>(std::int64_t, std::int64_t, const T*, const T*,        \
-                                           const T*, T*, T*, T*, T*, T*, const BatchNormConfig&); \
+                                           const T*, T*, T*, T*, T*, T*, const BatchNormConfig&,  \
+                                           const Exchange&);                                      \
   template void batchnorm_eval_forward<T>(std::int64_t, std::int64_t, const T*, const T*,         \
                                           const T*, const T*, const T*, T*,                       \
                                           const BatchNormConfig&);                                \
   template void batchnorm_backward<T>(std::int64_t, std::int64_t, const T*, const T*, const T*,   \
-                                      const T*, const T*, T*, T*, T*);                            \
+                                      const T*, const T*, T*, T*, T*, const Exchange&);           \
   template void relu_forward<T>(std::int64_t, const T*, T*);                                      \
   template void relu_backward<T>(std::int64_t, const T*, const T*, T*);                           \
   template void leaky_relu_forward<T>(std::int64_t, T, const T*, T*);                             \

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "model/exchange.hpp"
+
 namespace symgnn {
 
 // Y[n x out] = X[n x in] · W^T + b, W is [out x in] (PyTorch's layout); b may be null.
@@ -23,10 +25,12 @@ struct BatchNormConfig {
 
 // BatchNorm as a per-column affine map Y = X scale + shift. Training mode: from the batch mean and
 // biased variance (saved for backward), updating the running mean and unbiased variance.
+// With a batch split over ranks the statistics are over all of it (`ex`).
 template <typename T>
 void batchnorm_train_affine(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                             const T* beta, T* saved_mean, T* saved_invstd, T* running_mean,
-                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift);
+                            T* running_var, const BatchNormConfig& cfg, T* scale, T* shift,
+                            const Exchange& ex = Exchange::whole());
 // The same from column sums and sums of squares already taken (in double) over n rows.
 template <typename T>
 void batchnorm_moments_affine(std::int64_t n, std::int64_t c, const double* sum, const double* sq,
@@ -47,17 +51,19 @@ void affine_columns(std::int64_t n, std::int64_t c, const T* X, const T* scale, 
 template <typename T>
 void batchnorm_train_forward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                              const T* beta, T* Y, T* saved_mean, T* saved_invstd, T* running_mean,
-                             T* running_var, const BatchNormConfig& cfg);
+                             T* running_var, const BatchNormConfig& cfg,
+                             const Exchange& ex = Exchange::whole());
 // Evaluation mode: normalise with the running statistics. Y may alias X.
 template <typename T>
 void batchnorm_eval_forward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                             const T* beta, const T* running_mean, const T* running_var, T* Y,
                             const BatchNormConfig& cfg);
-// Backward of the training-mode forward. X is the forward input. dX may alias dY.
+// Backward of the training-mode forward. X is the forward input. dX may alias dY. dgamma and
+// dbeta receive this rank's share (parameter gradients are summed over ranks by the caller).
 template <typename T>
 void batchnorm_backward(std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                         const T* saved_mean, const T* saved_invstd, const T* dY, T* dX, T* dgamma,
-                        T* dbeta);
+                        T* dbeta, const Exchange& ex = Exchange::whole());
 
 // Column sums over rows, accumulated in double in a fixed order (deterministic for a fixed
 // thread count): out[j] = sum_i A[i, j] (and sum_i A[i, j] * B[i, j] into out2 if B).

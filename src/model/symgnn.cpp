@@ -207,11 +207,12 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
   if (update_running) {
     batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), buffers_.value(ids.mean),
-                               buffers_.value(ids.var), cfg);
+                               buffers_.value(ids.var), cfg, *ex_);
   } else {  // recomputation in backward: same batch statistics, running ones untouched
     Tensor<T> rm(1, c), rv(1, c);
     batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
-                               saved->mean.ptr(), saved->invstd.ptr(), rm.ptr(), rv.ptr(), cfg);
+                               saved->mean.ptr(), saved->invstd.ptr(), rm.ptr(), rv.ptr(), cfg,
+                               *ex_);
   }
 }
 
@@ -219,7 +220,7 @@ template <typename T>
 void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                     const T* x, const BatchNormSaved& saved, const T* dy, T* dx) {
   batchnorm_backward<T>(n, c, x, params_.value(ids.weight), saved.mean.ptr(), saved.invstd.ptr(),
-                        dy, dx, params_.grad(ids.weight), params_.grad(ids.bias));
+                        dy, dx, params_.grad(ids.weight), params_.grad(ids.bias), *ex_);
 }
 
 template <typename T>
@@ -273,32 +274,54 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
   T* db = params_.grad(ids.pe_b);
   T* dgamma = params_.grad(ids.bn_edge.weight);
   T* dbeta = params_.grad(ids.bn_edge.bias);
-  coef.resize(3, hd);
-  const double rows = static_cast<double>(m);
+  // The BN output is y = u a + c; its gradient dy = df W is never formed: the sums BN's backward
+  // needs, sum dy and sum dy xhat, follow from dfu and the column sums of df (this rank's share
+  // goes to the parameter gradients; the whole batch's to the gradient reaching u).
+  std::vector<double> sums(static_cast<std::size_t>(2 * hd + 1));
+  double* sum_dy = sums.data();
+  double* w_dfu = sums.data() + hd;
   for (std::int64_t k = 0; k < hd; ++k) {
     const double mean = saved.mean(0, k), invstd = saved.invstd(0, k);
-    // The BN output is y = u a + c; its gradient dy = df W, never formed: the sums BN's backward
-    // needs follow from dfu and the column sums of df.
     const double a = static_cast<double>(gamma[k]) * invstd;
     const double c = beta[k] - mean * a;
-    double sum_dy = 0, w_dfu = 0;
+    sum_dy[k] = w_dfu[k] = 0;
     for (std::int64_t o = 0; o < d; ++o) {
       const double wo = w[o * hd + k];
-      sum_dy += cs[static_cast<std::size_t>(o)] * wo;
-      w_dfu += wo * static_cast<double>(dfu(o, k));
+      sum_dy[k] += cs[static_cast<std::size_t>(o)] * wo;
+      w_dfu[k] += wo * static_cast<double>(dfu(o, k));
       dw[o * hd + k] += static_cast<T>(a * dfu(o, k) + c * cs[static_cast<std::size_t>(o)]);
     }
-    const double sum_dy_xhat = invstd * (w_dfu - mean * sum_dy);
-    dgamma[k] += static_cast<T>(sum_dy_xhat);
-    dbeta[k] += static_cast<T>(sum_dy);
+    dgamma[k] += static_cast<T>(invstd * (w_dfu[k] - mean * sum_dy[k]));
+    dbeta[k] += static_cast<T>(sum_dy[k]);
+  }
+  sums[static_cast<std::size_t>(2 * hd)] = static_cast<double>(m);
+  ex_->sum(sums.data(), 2 * hd + 1);
+  const double rows = sums[static_cast<std::size_t>(2 * hd)];
+  coef.resize(3, hd);
+  for (std::int64_t k = 0; k < hd; ++k) {
+    const double mean = saved.mean(0, k), invstd = saved.invstd(0, k);
+    const double a = static_cast<double>(gamma[k]) * invstd;
+    const double sum_dy_xhat = invstd * (w_dfu[k] - mean * sum_dy[k]);
     // du = a (dy - mean(dy) - xhat mean(dy xhat)), xhat = (u - mean) invstd.
-    const double m_dy = sum_dy / rows, m_dyx = sum_dy_xhat / rows;
+    const double m_dy = sum_dy[k] / rows, m_dyx = sum_dy_xhat / rows;
     coef(0, k) = static_cast<T>(a);
     coef(1, k) = static_cast<T>(-a * m_dy + a * mean * invstd * m_dyx);
     coef(2, k) = static_cast<T>(-a * invstd * m_dyx);
   }
   for (std::int64_t o = 0; o < d; ++o) db[o] += static_cast<T>(cs[static_cast<std::size_t>(o)]);
   return {df.ptr(), w, d, coef.row(0), coef.row(1), coef.row(2)};
+}
+
+template <typename T>
+std::int64_t SymGNN<T>::reduce_moments(EdgeMoments& moments, std::int64_t m) const {
+  const auto hd = static_cast<std::int64_t>(moments.sum.size());
+  std::vector<double> s(moments.sum);
+  s.insert(s.end(), moments.sumsq.begin(), moments.sumsq.end());
+  s.push_back(static_cast<double>(m));
+  ex_->sum(s.data(), 2 * hd + 1);
+  std::copy(s.begin(), s.begin() + hd, moments.sum.begin());
+  std::copy(s.begin() + hd, s.begin() + 2 * hd, moments.sumsq.begin());
+  return static_cast<std::int64_t>(s.back());
 }
 
 template <typename T>
@@ -379,11 +402,14 @@ void SymGNN<T>::apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mas
 
 template <typename T>
 void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
-                        Phase phase, const StepKey& key, Tensor<T>& prediction, double scale) {
-  const std::int64_t n = g.num_nodes, m = g.num_edges, d = config_.dim;
+                        Phase phase, const StepKey& key, Tensor<T>& prediction, double scale,
+                        const Exchange& ex) {
+  // n atoms of our own (node-wise layers), then ghosts up to nl (message passing reads them).
+  const std::int64_t n = g.num_owned, nl = g.num_nodes, m = g.num_edges, d = config_.dim;
   const bool train = phase == Phase::kTrain;
   transforms_ = transforms;
   scale_ = scale;
+  ex_ = &ex;
   for (std::int64_t i = 0; i < n; ++i)
     if (g.species[static_cast<std::size_t>(i)] < 0 ||
         g.species[static_cast<std::size_t>(i)] >= static_cast<std::int32_t>(config_.species.size()))
@@ -425,7 +451,8 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
 
   // Message-passing layers. The last layer's edge output reaches nothing (the decoder reads h),
   // so it is not formed; its BatchNorm statistics are still updated, as published.
-  Tensor<T> h = h0_;
+  Tensor<T> h(nl, d);
+  std::copy(h0_.data.begin(), h0_.data.end(), h.data.begin());
   cache_.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerIds& ids = layers_[l];
@@ -433,17 +460,19 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
     const int di = static_cast<int>(d);
+    ex.forward_comm(h.ptr(), d);  // the ghosts' embeddings, for the messages they send
     c.h_in = h;
     c.f_in = std::move(f);
     f = Tensor<T>();
     if (!last) f.resize(m, d);
-    c.a.resize(n, hd);
+    c.a.resize(nl, hd);
     if (train) {  // BatchNorm needs all of u before the projection
       EdgeMoments moments;
       u_.resize(m, hd);
       egat_forward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
                       c.a.ptr(), c.egat, u_.ptr(), &moments);
-      const Projection pe = edge_projection(ids, m, hd, &moments, &c.bn_edge);
+      const std::int64_t edges = reduce_moments(moments, m);
+      const Projection pe = edge_projection(ids, edges, hd, &moments, &c.bn_edge);
       if (!last) linear_forward<T>(m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
     } else {  // running statistics: each chunk of u is projected while in cache
       const Projection pe = edge_projection(ids, m, hd, nullptr, nullptr);
@@ -501,9 +530,10 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
 template <typename T>
 std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
                                                        const Tensor<T>& d_prediction) {
-  const std::int64_t n = g.num_nodes, m = g.num_edges, d = config_.dim;
+  const std::int64_t n = g.num_owned, nl = g.num_nodes, m = g.num_edges, d = config_.dim;
+  const Exchange& ex = *ex_;
   const std::size_t nd = dec_w_.size();
-  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows != n)
+  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows != nl)
     throw Error("model: backward() needs a training forward() over the same batch first");
 
   // Decoder.
@@ -522,7 +552,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
   // Message-passing layers, last to first. dh, df: gradients of the layer outputs (the last
   // layer's edge output is unused, so df starts empty).
   Tensor<T>& dh = dx;
-  Tensor<T> df, dh_e(n, d), df_e, dfu, coef;
+  Tensor<T> df, dh_e(nl, d), df_e, dfu, coef;
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
@@ -533,8 +563,9 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
       apply_dropout(n, c.keep_h, dh.ptr());
       if (!last) apply_dropout(m, c.keep_f, df.ptr());
     }
-    // Node path: h' = pn(BN(a)) + h.
-    Tensor<T> da(n, hd);
+    // Node path: h' = pn(BN(a)) + h. Ghost rows of da stay zero: ghosts receive no messages.
+    Tensor<T> da(nl, hd);
+    std::fill(da.data.begin() + n * hd, da.data.end(), T(0));
     linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),
                        params_.grad(ids.pn_w), params_.grad(ids.pn_b));
     batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
@@ -557,7 +588,8 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
     df_e.resize(m, d);
     egat_backward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, c.egat, da.ptr(), edge,
                      u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true));
-    // Residuals: the inputs also reach the outputs directly.
+    // Ghosts' gradients go home; residuals: the inputs also reach the outputs directly.
+    ex.reverse_comm(dh_e.ptr(), d);
     add_into<T>(n * d, dh_e.ptr(), dh.ptr());
     if (last)
       std::swap(df, df_e);
@@ -600,6 +632,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
             dt[static_cast<std::size_t>(3 * a + b)] +=
                 static_cast<double>(g.vec[static_cast<std::size_t>(3 * e + a)]) *
                 static_cast<double>(dxt(e, b));
+      ex.sum(dt.data(), 9);
       d_transforms[t] = dt;
     }
   }
@@ -617,26 +650,27 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
 
 template <typename T>
 double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
-                Tensor<T>& d_prediction) {
+                Tensor<T>& d_prediction, const Exchange& ex) {
   const std::int64_t n = prediction.rows;
-  if (static_cast<std::int64_t>(label.size()) != n)
-    throw Error("mse_loss: the batch has no labels");
+  if (static_cast<std::int64_t>(label.size()) < n) throw Error("mse_loss: the batch has no labels");
   d_prediction.resize(n, 1);
-  double loss = 0;
+  double sums[2] = {0, static_cast<double>(n)};  // squared residuals and atoms, over all ranks
   for (std::int64_t i = 0; i < n; ++i) {
     const double r = static_cast<double>(prediction.data[static_cast<std::size_t>(i)]) -
                      (static_cast<double>(label[static_cast<std::size_t>(i)]) - mean) / std;
-    loss += r * r;
-    d_prediction.data[static_cast<std::size_t>(i)] = static_cast<T>(2 * r / static_cast<double>(n));
+    sums[0] += r * r;
+    d_prediction.data[static_cast<std::size_t>(i)] = static_cast<T>(2 * r);
   }
-  return loss / static_cast<double>(n);
+  ex.sum(sums, 2);
+  for (auto& v : d_prediction.data) v = static_cast<T>(v / sums[1]);
+  return sums[0] / sums[1];
 }
 
 template class SymGNN<float>;
 template class SymGNN<double>;
 template double mse_loss<float>(const Tensor<float>&, const Buffer<float>&, double, double,
-                                Tensor<float>&);
+                                Tensor<float>&, const Exchange&);
 template double mse_loss<double>(const Tensor<double>&, const Buffer<float>&, double, double,
-                                 Tensor<double>&);
+                                 Tensor<double>&, const Exchange&);
 
 }  // namespace symgnn

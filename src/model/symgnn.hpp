@@ -60,11 +60,15 @@ class SymGNN {
   // Forward pass over a batch with the given transforms (x' = x · T). Train: batch statistics,
   // running statistics updated, dropout on; eval: running statistics, no dropout. `scale`
   // multiplies the sum over transforms (k_train / k_eval when evaluating with more transforms).
+  // With a batch split over ranks, `ex` carries ghost embeddings and whole-batch sums; the
+  // prediction covers this rank's own atoms (g.num_owned).
   void forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
-               Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0);
+               Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0,
+               const Exchange& ex = Exchange::whole());
 
   // Backward of the last training forward from dL/dprediction (N x 1): accumulates parameter
-  // gradients and returns dL/dT for each transform. It frees what the forward kept, layer by
+  // gradients (this rank's share: the caller sums them over ranks) and returns dL/dT for each
+  // transform (over the whole batch). It frees what the forward kept, layer by
   // layer, so it runs once per forward.
   std::vector<std::array<double, 9>> backward(const GraphBatch& g, const Tensor<T>& d_prediction);
 
@@ -101,6 +105,8 @@ class SymGNN {
   void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
                            const BatchNormSaved& saved, const T* dy, T* dx);
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
+  // Sums EGAT's edge moments over the batch; returns the batch's edge count.
+  std::int64_t reduce_moments(EdgeMoments& moments, std::int64_t m) const;
   // pe(BN_e(u)) = u W'^T + b' with the BatchNorm folded into the projection: no E x H d
   // intermediate. Training: BN from the batch moments of u (running statistics updated).
   struct Projection {
@@ -133,6 +139,7 @@ class SymGNN {
 
   // Saved by the last training forward for backward.
   std::vector<std::array<double, 9>> transforms_;
+  const Exchange* ex_ = &Exchange::whole();
   double scale_ = 1.0;
   Tensor<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
@@ -142,9 +149,10 @@ class SymGNN {
   std::vector<BatchNormSaved> dec_bn_saved_;
 };
 
-// MSE over nodes on standardised labels; fills d_prediction with dL/dprediction.
+// MSE over nodes on standardised labels (over all ranks' atoms); fills d_prediction with
+// dL/dprediction.
 template <typename T>
 double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
-                Tensor<T>& d_prediction);
+                Tensor<T>& d_prediction, const Exchange& ex = Exchange::whole());
 
 }  // namespace symgnn
