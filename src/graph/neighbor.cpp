@@ -103,6 +103,39 @@ struct Candidates {
 
 }  // namespace
 
+std::vector<double> wrapped_fractional(const Cell& cell, const std::array<bool, 3>& pbc,
+                                       const std::vector<double>& positions) {
+  const auto inv = cell.inverse();
+  const std::size_t n = positions.size() / 3;
+  std::vector<double> frac(3 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d[3] = {positions[3 * i] - cell.origin[0], positions[3 * i + 1] - cell.origin[1],
+                         positions[3 * i + 2] - cell.origin[2]};
+    for (int k = 0; k < 3; ++k) {
+      double f = d[0] * inv[k] + d[1] * inv[3 + k] + d[2] * inv[6 + k];
+      if (pbc[k]) {
+        f -= std::floor(f);
+        if (f >= 1.0) f = 0.0;  // -1e-17 wraps to 1.0 in floating point
+      }
+      frac[3 * i + k] = f;
+    }
+  }
+  return frac;
+}
+
+void to_cartesian(const Cell& cell, const double* f, double* r) {
+  const auto& h = cell.h;
+  for (int c = 0; c < 3; ++c)
+    r[c] = cell.origin[c] + f[0] * h[c] + f[1] * h[3 + c] + f[2] * h[6 + c];
+}
+
+void image_shift(const Cell& cell, const Image& n, double* shift) {
+  const auto& h = cell.h;
+  for (int x = 0; x < 3; ++x)
+    shift[x] = static_cast<double>(n.a) * h[x] + static_cast<double>(n.b) * h[3 + x] +
+               static_cast<double>(n.c) * h[6 + x];
+}
+
 Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
                   const std::vector<double>& positions, const NeighborOptions& options) {
   const double rc = options.cutoff;
@@ -132,23 +165,9 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     cell.origin = {lo[0], lo[1], lo[2]};
   }
   const auto& h = cell.h;
-  const auto inv = cell.inverse();
   const auto widths = cell.perpendicular_widths();
 
-  // Fractional coordinates, wrapped into [0, 1) along periodic directions.
-  std::vector<double> frac(3 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const double d[3] = {positions[3 * i] - cell.origin[0], positions[3 * i + 1] - cell.origin[1],
-                         positions[3 * i + 2] - cell.origin[2]};
-    for (int k = 0; k < 3; ++k) {
-      double f = d[0] * inv[k] + d[1] * inv[3 + k] + d[2] * inv[6 + k];
-      if (pbc[k]) {
-        f -= std::floor(f);
-        if (f >= 1.0) f = 0.0;  // -1e-17 wraps to 1.0 in floating point
-      }
-      frac[3 * i + k] = f;
-    }
-  }
+  const std::vector<double> frac = wrapped_fractional(cell, pbc, positions);
 
   // Bins along each lattice direction, at least one cutoff wide (perpendicular) where possible.
   double lo[3], binw[3];
@@ -228,9 +247,7 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     for (std::size_t i = 0; i < n; ++i) {
       const auto slot = static_cast<std::size_t>(fill[static_cast<std::size_t>(atom_bin[i])]++);
       bin_atoms[slot] = static_cast<std::int32_t>(i);
-      for (int c = 0; c < 3; ++c)
-        wrapped[3 * slot + c] = cell.origin[c] + frac[3 * i] * h[c] + frac[3 * i + 1] * h[3 + c] +
-                                frac[3 * i + 2] * h[6 + c];
+      to_cartesian(cell, &frac[3 * i], &wrapped[3 * slot]);
     }
   }
 
@@ -262,12 +279,10 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
       const auto first = static_cast<std::size_t>(bin_start[tb]);
       const auto count = static_cast<std::size_t>(bin_start[tb + 1]) - first;
       if (count == 0) continue;
-      double shift[3];
-      for (int x = 0; x < 3; ++x)
-        shift[x] = static_cast<double>(img[0]) * h[x] + static_cast<double>(img[1]) * h[3 + x] +
-                   static_cast<double>(img[2]) * h[6 + x];
       const Image image{static_cast<std::int8_t>(img[0]), static_cast<std::int8_t>(img[1]),
                         static_cast<std::int8_t>(img[2])};
+      double shift[3];
+      image_shift(cell, image, shift);
       cand.resize(c + count);
       for (std::size_t k = 0; k < count; ++k, ++c) {
         const std::size_t slot = first + k;

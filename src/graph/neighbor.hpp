@@ -17,6 +17,16 @@ struct NeighborOptions {
   int threads = 0;         // OpenMP threads; 0 keeps the current setting
 };
 
+// Fractional coordinates, wrapped into [0, 1) along periodic directions (3 per atom).
+std::vector<double> wrapped_fractional(const Cell& cell, const std::array<bool, 3>& pbc,
+                                       const std::vector<double>& positions);
+// r = origin + f · h.
+void to_cartesian(const Cell& cell, const double* f, double* r);
+// shift = n · h. An edge's vector is r_dst - (r_src + shift), with r the wrapped Cartesian
+// positions, in double and then rounded to float: anything that builds edges the same way
+// (parallel/decompose.cpp) gets the same bits.
+void image_shift(const Cell& cell, const Image& n, double* shift);
+
 // Every ordered pair (i, j) and image with |r_j - r_i - image·h| < cutoff becomes edge i -> j.
 // Within an atom's incoming edges the order is deterministic (independent of thread count).
 Graph build_graph(const Cell& cell, const std::array<bool, 3>& pbc,
