@@ -1,0 +1,62 @@
+#include "parallel/mpi_env.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace symgnn::mpi {
+
+namespace {
+bool g_active = false;
+}
+
+void init(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) return;
+  int provided = 0;
+  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  // Errors come back as codes (check() turns them into exceptions, main() aborts the job).
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  g_active = true;
+}
+
+void finalize() {
+  if (!g_active) return;
+  g_active = false;
+  MPI_Finalize();
+}
+
+bool active() {
+  return g_active;
+}
+
+int rank() {
+  if (!g_active) return 0;
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int size() {
+  if (!g_active) return 1;
+  int s = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+void abort(int code) {
+  if (g_active) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw Error(std::string("MPI: ") + what +
+              " failed: " + std::string(text, static_cast<std::size_t>(len)));
+}
+
+}  // namespace symgnn::mpi

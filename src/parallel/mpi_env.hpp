@@ -1,0 +1,24 @@
+// The MPI world of a run. A process started without mpirun (or srun) is a world of one rank, and
+// everything works unchanged.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace symgnn::mpi {
+
+// MPI_Init_thread (funneled: OpenMP threads never call MPI). Safe to call once per process.
+void init(int* argc, char*** argv);
+void finalize();
+bool active();  // init() was called and finalize() not yet
+int rank();     // in MPI_COMM_WORLD (0 when MPI is not active)
+int size();
+// Stops every rank of the job (MPI_Abort), so that one failing rank never leaves the others
+// waiting in a collective. Prints nothing itself.
+[[noreturn]] void abort(int code);
+
+// Throws Error with the MPI error string when `rc` is not MPI_SUCCESS.
+void check(int rc, const char* what);
+
+}  // namespace symgnn::mpi
