@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "parallel/mpi_env.hpp"
 #include "train/trainer.hpp"
 
 namespace symgnn::cli {
@@ -27,7 +28,11 @@ int run(const po::variables_map& vm) {
   if (vm["eval-transforms"].as<int>() >= 0) setup.eval_transforms = vm["eval-transforms"].as<int>();
   SymGNN<float> model(setup.model);
   load_checkpoint(model_path, model, nullptr);
-  std::filesystem::create_directories(out_dir);
+  const bool root = mpi::rank() == 0;
+  // Under MPI every structure is split over all ranks (--grid, or the least-surface grid).
+  const Layout layout{mpi::size(), 1, vm["grid"].as<std::string>()};
+  layout.validate();
+  if (root) std::filesystem::create_directories(out_dir);
   const ReadOptions ropt = read_options(vm);
   for (const auto& path : vm["structure"].as<std::vector<std::string>>()) {
     std::vector<Structure> frames = read_structures(path, ropt);
@@ -37,9 +42,10 @@ int run(const po::variables_map& vm) {
       // One structure at a time: its own graph and batch (moved in and back out, not copied).
       std::vector<Structure> one;
       one.push_back(std::move(s));
-      LoadedBatch loaded = batch_of(std::move(one), setup, labelled);
-      const std::vector<double> p = predict(model, loaded.batch, setup);
+      LoadedBatch loaded = batch_of(std::move(one), setup, labelled, layout);
+      const std::vector<double> p = in_input_order(loaded, predict(model, loaded, setup));
       s = std::move(loaded.structures.front());
+      if (!root) continue;  // rank 0 gathered the predictions and writes them
       s.properties.erase(std::remove_if(s.properties.begin(), s.properties.end(),
                                         [&](const AtomProperty& a) { return a.name == column; }),
                          s.properties.end());
@@ -60,6 +66,7 @@ int run(const po::variables_map& vm) {
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!root) continue;
     const std::string stem =
         (std::filesystem::path(out_dir) / std::filesystem::path(path).stem()).string();
     write_structures(stem + ".pred.h5", frames, Format::kHDF5);
@@ -84,7 +91,9 @@ Command predict_command() {
                 "name of the predicted column")(
                 "eval-transforms", po::value<int>()->default_value(-1),
                 "transforms averaged (vonmises, uniform; -1: as stored in the checkpoint)")(
-                "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)");
+                "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+                "grid", po::value<std::string>()->default_value("auto"),
+                "under MPI: subdomains per structure, AxBxC (auto: least surface)");
             add_read_options(d);
             p.add("model", 1).add("structure", -1);
           },

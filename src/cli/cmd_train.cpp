@@ -96,6 +96,8 @@ int run(const po::variables_map& vm) {
   o.restart = vm["restart"].as<std::string>();
   o.checkpoint_every = vm["checkpoint-every"].as<int>();
   o.time_limit_minutes = vm["time-limit"].as<double>();
+  o.groups = vm["groups"].as<int>();
+  o.grid = vm["grid"].as<std::string>();
   if (o.epochs < 1 || o.eval_every < 1)
     throw UsageError("--epochs and --eval-every must be positive");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
@@ -158,7 +160,12 @@ Command train_command() {
                 "write OUT/last.h5 every N epochs")("time-limit",
                                                     po::value<double>()->default_value(0),
                                                     "stop after this many minutes (0: none)")(
-                "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)");
+                "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+                "groups", po::value<int>()->default_value(1),
+                "under MPI: groups of ranks sharing the training structures (data parallel)")(
+                "grid", po::value<std::string>()->default_value("auto"),
+                "under MPI: subdomains per structure within a group, AxBxC (auto: least "
+                "surface)");
             add_model_options(d);
             add_read_options(d);
           },

@@ -1,4 +1,5 @@
 // symgnn-dist: energy barriers of metallic glasses with the Symmetrized Graph Neural Network.
+#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -6,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/memory.hpp"
+#include "parallel/mpi_env.hpp"
 
 #ifndef SYMGNN_VERSION
 #define SYMGNN_VERSION "0.1.0"
@@ -34,9 +36,10 @@ void print_usage(std::ostream& out) {
 }  // namespace
 }  // namespace symgnn::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_command(int argc, char** argv) {
   using namespace symgnn::cli;
-  symgnn::keep_freed_memory();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage(std::cout);
@@ -54,15 +57,35 @@ int main(int argc, char** argv) {
     print_usage(std::cerr);
     return 2;
   }
+  // Under MPI a failing rank stops the whole job (MPI_Abort) rather than leave the others
+  // waiting in a collective; it names itself.
+  const std::string who =
+      "symgnn-dist " + command->name +
+      (symgnn::mpi::size() > 1 ? " (rank " + std::to_string(symgnn::mpi::rank()) + ")" : "");
+  int code = 0;
   try {
     po::variables_map vm;
     if (!parse_options(*command, {args.begin() + 1, args.end()}, vm)) return 0;
     return command->run(vm);
   } catch (const symgnn::UsageError& e) {
-    std::cerr << "symgnn-dist " << command->name << ": error: " << e.what() << "\n";
-    return 2;
+    std::cerr << who << ": error: " << e.what() << "\n";
+    code = 2;
   } catch (const std::exception& e) {
-    std::cerr << "symgnn-dist " << command->name << ": error: " << e.what() << "\n";
-    return 1;
+    std::cerr << who << ": error: " << e.what() << "\n";
+    code = 1;
   }
+  if (symgnn::mpi::size() > 1) symgnn::mpi::abort(code);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  symgnn::keep_freed_memory();
+  symgnn::mpi::init(&argc, &argv);
+  // Rank 0 speaks for the job; the others print only errors.
+  if (symgnn::mpi::rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;
+  const int code = run_command(argc, argv);
+  symgnn::mpi::finalize();
+  return code;
 }

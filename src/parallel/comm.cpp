@@ -164,4 +164,23 @@ void Comm::reverse(T* rows, std::int64_t cols) const {
       T(0));
 }
 
+namespace {
+
+class WorldSums final : public Exchange {
+ public:
+  void sum(double* values, std::int64_t count) const override {
+    if (!mpi::active() || mpi::size() == 1) return;
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, values, to_int(count, "a sum"), MPI_DOUBLE, MPI_SUM,
+                             MPI_COMM_WORLD),
+               "summing over ranks");
+  }
+};
+
+}  // namespace
+
+const Exchange& world_sums() {
+  static const WorldSums sums;
+  return sums;
+}
+
 }  // namespace symgnn

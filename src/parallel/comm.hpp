@@ -51,4 +51,8 @@ class Comm final : public Exchange {
   std::vector<std::int64_t> self_from_, self_to_;  // ghosts of our own atoms (thin boxes)
 };
 
+// Sums over all ranks of the job (MPI_COMM_WORLD) and nothing else, for figures that belong to
+// no single batch (label statistics, Pearson sums, gradients). With one rank: a no-op.
+const Exchange& world_sums();
+
 }  // namespace symgnn

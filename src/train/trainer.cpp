@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
+#include "parallel/mpi_env.hpp"
 
 namespace symgnn {
 
@@ -17,13 +19,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Labels in input order (the order predict() returns).
-std::vector<double> labels_of(const GraphBatch& b) {
-  std::vector<double> y(b.label.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[static_cast<std::size_t>(b.node_id[i])] = b.label[i];
-  return y;
 }
 
 }  // namespace
@@ -47,11 +42,11 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
-                       const ModelSetup& setup, bool labelled) {
+                       const ModelSetup& setup, bool labelled, const Layout& layout) {
   std::vector<Structure> structures;
   for (const auto& f : files)
     for (auto& s : read_structures(f, read)) structures.push_back(std::move(s));
-  return batch_of(std::move(structures), setup, labelled);
+  return batch_of(std::move(structures), setup, labelled, layout);
 }
 
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
@@ -65,27 +60,37 @@ double learning_rate(const std::string& schedule, double lr, double lr_min, std:
   throw UsageError("unknown learning-rate schedule '" + schedule + "' (constant or cosine)");
 }
 
-LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled) {
+LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled,
+                     const Layout& layout) {
   LoadedBatch out;
   out.structures = std::move(structures);
   if (out.structures.empty()) throw UsageError("no structures to load");
   NeighborOptions nopt;
   nopt.cutoff = setup.cutoff;
   nopt.self_edges = setup.self_edges;
+  std::vector<const Structure*> sp;
+  for (const auto& s : out.structures) {
+    sp.push_back(&s);
+    out.atoms += static_cast<std::int64_t>(s.size());
+  }
+  const std::string label = labelled ? setup.label : "";
+  if (layout.ranks > 1) {
+    LocalBatch part = decompose(sp, layout, mpi::rank(), setup.model.species, label, nopt);
+    out.comm = std::make_unique<Comm>(MPI_COMM_WORLD, part.batch.num_owned, part.ghost_rank,
+                                      part.ghost_index);
+    out.batch = std::move(part.batch);
+    return out;
+  }
   std::vector<Graph> graphs;
   for (const auto& s : out.structures)
     graphs.push_back(build_graph(s.cell, s.pbc, s.positions, nopt));
-  std::vector<const Structure*> sp;
   std::vector<const Graph*> gp;
-  for (std::size_t i = 0; i < graphs.size(); ++i) {
-    sp.push_back(&out.structures[i]);
-    gp.push_back(&graphs[i]);
-  }
-  out.batch = make_batch(sp, gp, setup.model.species, labelled ? setup.label : "");
+  for (const auto& g : graphs) gp.push_back(&g);
+  out.batch = make_batch(sp, gp, setup.model.species, label);
   return out;
 }
 
-std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch,
+std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
                             const ModelSetup& setup) {
   const ModelConfig& c = model.config();
   const int k = c.train_transforms();
@@ -100,16 +105,72 @@ std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch,
   // back to the same total weight.
   const double scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
   Tensor<float> pred;
-  model.forward(batch, transforms, Phase::kEval, {setup.eval_seed, 0}, pred, scale);
+  model.forward(loaded.batch, transforms, Phase::kEval, {setup.eval_seed, 0}, pred, scale,
+                loaded.exchange());
   std::vector<double> out(static_cast<std::size_t>(pred.rows));
-  for (std::size_t i = 0; i < out.size(); ++i)
-    out[static_cast<std::size_t>(batch.node_id[i])] = pred.data[i] * c.label_std + c.label_mean;
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = pred.data[i] * c.label_std + c.label_mean;
   return out;
+}
+
+std::vector<double> in_input_order(const LoadedBatch& loaded, const std::vector<double>& values) {
+  const GraphBatch& b = loaded.batch;
+  if (!loaded.comm) {
+    std::vector<double> out(values.size());
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[static_cast<std::size_t>(b.node_id[i])] = values[i];
+    return out;
+  }
+  // Gathered on rank 0 as (input index, value) pairs.
+  const int ranks = mpi::size();
+  int mine = static_cast<int>(values.size());
+  std::vector<int> counts(static_cast<std::size_t>(ranks)),
+      first(static_cast<std::size_t>(ranks), 0);
+  mpi::check(MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD),
+             "gathering prediction counts");
+  for (int r = 1; r < ranks; ++r)
+    first[static_cast<std::size_t>(r)] =
+        first[static_cast<std::size_t>(r) - 1] + counts[static_cast<std::size_t>(r) - 1];
+  const std::size_t total =
+      mpi::rank() == 0 ? static_cast<std::size_t>(first.back() + counts.back()) : 0;
+  std::vector<std::int64_t> ids(total);
+  std::vector<double> vals(total);
+  mpi::check(MPI_Gatherv(b.node_id.data(), mine, MPI_INT64_T, ids.data(), counts.data(),
+                         first.data(), MPI_INT64_T, 0, MPI_COMM_WORLD),
+             "gathering prediction ids");
+  mpi::check(MPI_Gatherv(values.data(), mine, MPI_DOUBLE, vals.data(), counts.data(), first.data(),
+                         MPI_DOUBLE, 0, MPI_COMM_WORLD),
+             "gathering predictions");
+  if (mpi::rank() != 0) return {};
+  std::vector<double> out(static_cast<std::size_t>(loaded.atoms), std::nan(""));
+  for (std::size_t k = 0; k < total; ++k) out[static_cast<std::size_t>(ids[k])] = vals[k];
+  return out;
+}
+
+void PearsonSums::add(double x, double y) {
+  s[0] += 1;
+  s[1] += x;
+  s[2] += y;
+  s[3] += x * x;
+  s[4] += y * y;
+  s[5] += x * y;
+}
+
+double PearsonSums::r(const Exchange& ex) {
+  ex.sum(s, 6);
+  const double n = s[0];
+  const double sxy = s[5] - s[1] * s[2] / n, sxx = s[3] - s[1] * s[1] / n,
+               syy = s[4] - s[2] * s[2] / n;
+  return sxy / std::sqrt(sxx * syy);
 }
 
 TrainResult train(const TrainOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  std::filesystem::create_directories(o.out_dir);
+  const bool root = mpi::rank() == 0;  // prints and writes; every rank computes the same model
+  const Layout layout{mpi::size(), o.groups, o.grid};
+  layout.validate();
+  const Layout val_layout{mpi::size(), 1, "auto"};  // every rank shares the validation glasses
+  const Exchange& world = world_sums();
+  if (root) std::filesystem::create_directories(o.out_dir);
   const std::string last_path = o.out_dir + "/last.h5", best_path = o.out_dir + "/best.h5";
   std::string restart = o.restart;
   if (restart == "auto") restart = std::filesystem::exists(last_path) ? last_path : "";
@@ -129,32 +190,35 @@ TrainResult train(const TrainOptions& o) {
   if (train_structures.empty()) throw UsageError("no training structures");
   const std::size_t group =
       o.batch_graphs > 0 ? static_cast<std::size_t>(o.batch_graphs) : train_structures.size();
+  if (group < static_cast<std::size_t>(layout.groups))
+    throw UsageError("--groups " + std::to_string(layout.groups) + " is more than the " +
+                     std::to_string(group) + " training structures of a step");
   std::vector<LoadedBatch> train_batches;
   for (std::size_t i = 0; i < train_structures.size(); i += group) {
     const auto last = std::min(train_structures.size(), i + group);
     train_batches.push_back(batch_of({train_structures.begin() + static_cast<std::ptrdiff_t>(i),
                                       train_structures.begin() + static_cast<std::ptrdiff_t>(last)},
-                                     setup, true));
+                                     setup, true, layout));
   }
   train_structures.clear();
-  std::vector<double> y_train;
-  std::int64_t train_atoms = 0, train_edges = 0;
+  std::int64_t train_atoms = 0;
+  double edges_and_labels[3] = {0, 0, 0};  // edges, sum of labels, sum of squares
   for (const auto& b : train_batches) {
-    const auto y = labels_of(b.batch);
-    y_train.insert(y_train.end(), y.begin(), y.end());
-    train_atoms += b.batch.num_nodes;
-    train_edges += b.batch.num_edges;
+    train_atoms += b.atoms;
+    edges_and_labels[0] += static_cast<double>(b.batch.num_edges);
+    for (float y : b.batch.label) {
+      edges_and_labels[1] += y;
+      edges_and_labels[2] += static_cast<double>(y) * y;
+    }
   }
+  world.sum(edges_and_labels, 3);
   learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, 1, o.epochs);  // validates the name
-  const LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true);
+  const LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true, val_layout);
   if (restart.empty() && o.standardize_from_train) {
-    const auto& y = y_train;
-    double mean = 0, sq = 0;
-    for (double v : y) mean += v;
-    mean /= static_cast<double>(y.size());
-    for (double v : y) sq += (v - mean) * (v - mean);
+    const double n = static_cast<double>(train_atoms);
+    const double mean = edges_and_labels[1] / n;
     setup.model.label_mean = mean;
-    setup.model.label_std = std::sqrt(sq / static_cast<double>(y.size()));
+    setup.model.label_std = std::sqrt(std::max(0.0, edges_and_labels[2] / n - mean * mean));
   }
   SymGNN<float> model(setup.model);
   model.initialize(state.seed);
@@ -164,58 +228,70 @@ TrainResult train(const TrainOptions& o) {
 
   const std::string curve_path = o.out_dir + "/curve.csv";
   const bool new_curve = restart.empty() || !std::filesystem::exists(curve_path);
-  std::ofstream curve(curve_path, new_curve ? std::ios::trunc : std::ios::app);
-  if (new_curve) curve << "epoch,loss,train_pearson,val_pearson,seconds,atoms_per_second\n";
+  std::ofstream curve;
+  if (root) {
+    curve.open(curve_path, new_curve ? std::ios::trunc : std::ios::app);
+    if (new_curve) curve << "epoch,loss,train_pearson,val_pearson,seconds,atoms_per_second\n";
+  }
   std::printf(
       "training on %lld atoms / %lld edges in %zu step%s per epoch, validating on %lld atoms; "
       "%s, k = %d\n",
-      static_cast<long long>(train_atoms), static_cast<long long>(train_edges),
+      static_cast<long long>(train_atoms), static_cast<long long>(edges_and_labels[0]),
       train_batches.size(), train_batches.size() == 1 ? "" : "s",
-      static_cast<long long>(val_set.batch.num_nodes),
+      static_cast<long long>(val_set.atoms),
       symmetrization_name(setup.model.symmetrization).c_str(), setup.model.train_transforms());
+  if (layout.ranks > 1)
+    std::printf("%d ranks in %d group%s; structures split on grid %s\n", layout.ranks,
+                layout.groups, layout.groups == 1 ? "" : "s", layout.grid.c_str());
 
   const ModelConfig& cfg = setup.model;
   const int vm_mu = model.params().find("sym.mu");
   const int vm_kappa = model.params().find("sym.log_kappa");
-  const auto y_val = labels_of(val_set.batch);
-  const bool tty = isatty(fileno(stdout)) != 0;
+  const bool tty = root && isatty(fileno(stdout)) != 0;
   Tensor<float> pred, dpred;
+  std::vector<double> grads;
   TrainResult result;
   double window_seconds = 0;
   std::int64_t window_epochs = 0;
-  auto save_last = [&] { save_checkpoint(last_path, model, &adam, state, setup, o.options_text); };
+  auto save = [&](const std::string& path) {
+    if (root) save_checkpoint(path, model, &adam, state, setup, o.options_text);
+  };
   while (state.epoch < o.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t epoch = state.epoch + 1;
     adam.config().lr = learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, epoch, o.epochs);
     const bool evaluate = epoch % o.eval_every == 0 || epoch == o.epochs;
     double loss_sum = 0;
-    std::vector<double> p_train;
+    PearsonSums train_r;
     for (std::size_t b = 0; b < train_batches.size(); ++b) {
       // Random numbers keyed by the global step: the same after a restart at an epoch boundary.
-      const GraphBatch& batch = train_batches[b].batch;
+      const LoadedBatch& lb = train_batches[b];
+      const GraphBatch& batch = lb.batch;
       const std::uint64_t step =
           static_cast<std::uint64_t>(state.epoch) * train_batches.size() + b + 1;
       const auto samples = sample_transforms(cfg.symmetrization, cfg.transforms, model.von_mises(),
                                              state.seed, step);
       std::vector<std::array<double, 9>> transforms;
       for (const auto& s : samples) transforms.push_back(s.T);
-      model.forward(batch, transforms, Phase::kTrain, {state.seed, step}, pred);
-      const double loss = mse_loss(pred, batch.label, cfg.label_mean, cfg.label_std, dpred);
+      model.forward(batch, transforms, Phase::kTrain, {state.seed, step}, pred, 1.0, lb.exchange());
+      const double loss =
+          mse_loss(pred, batch.label, cfg.label_mean, cfg.label_std, dpred, lb.exchange());
       if (!std::isfinite(loss))
         throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
                     std::to_string(epoch));
-      loss_sum += loss * static_cast<double>(batch.num_nodes);
-      if (evaluate) {  // in input order, as y_train
-        const std::size_t base = p_train.size();
-        p_train.resize(base + static_cast<std::size_t>(pred.rows));
+      loss_sum += loss * static_cast<double>(lb.atoms);
+      if (evaluate)
         for (std::int64_t i = 0; i < pred.rows; ++i)
-          p_train[base + static_cast<std::size_t>(batch.node_id[static_cast<std::size_t>(i)])] =
-              pred.data[static_cast<std::size_t>(i)] * cfg.label_std + cfg.label_mean;
-      }
+          train_r.add(pred.data[static_cast<std::size_t>(i)] * cfg.label_std + cfg.label_mean,
+                      batch.label[static_cast<std::size_t>(i)]);
       model.params().zero_grad();
       const auto dT = model.backward(batch, dpred);
-      if (vm_mu >= 0) {
+      if (lb.comm) {  // each rank holds its part's share of the gradient
+        grads.assign(model.params().grads().begin(), model.params().grads().end());
+        world.sum(grads.data(), static_cast<std::int64_t>(grads.size()));
+        std::copy(grads.begin(), grads.end(), model.params().grads().begin());
+      }
+      if (vm_mu >= 0) {  // dT is the whole batch's already
         VonMisesParams g;
         backprop_transforms(samples, dT, model.von_mises(), g);
         for (int r = 0; r < 2; ++r)
@@ -234,8 +310,11 @@ TrainResult train(const TrainOptions& o) {
     ++window_epochs;
 
     if (evaluate) {
-      const double r_train = pearson(p_train, y_train);
-      const double r_val = pearson(predict(model, val_set.batch, setup), y_val);
+      const double r_train = train_r.r(world);
+      PearsonSums val_r;
+      const std::vector<double> p_val = predict(model, val_set, setup);
+      for (std::size_t i = 0; i < p_val.size(); ++i) val_r.add(p_val[i], val_set.batch.label[i]);
+      const double r_val = val_r.r(world);
       const double per_epoch = window_seconds / static_cast<double>(window_epochs);
       const double atoms_s = static_cast<double>(train_atoms) / per_epoch;
       if (tty) std::printf("\r\033[K");
@@ -244,16 +323,18 @@ TrainResult train(const TrainOptions& o) {
           static_cast<long long>(state.epoch), loss, r_train, r_val, per_epoch, atoms_s,
           r_val > state.best_val ? "  (best)" : "");
       std::fflush(stdout);
-      curve << state.epoch << "," << loss << "," << r_train << "," << r_val << "," << per_epoch
-            << "," << atoms_s << "\n";
-      curve.flush();
+      if (root) {
+        curve << state.epoch << "," << loss << "," << r_train << "," << r_val << "," << per_epoch
+              << "," << atoms_s << "\n";
+        curve.flush();
+      }
       window_seconds = 0;
       window_epochs = 0;
       if (r_val > state.best_val) {
         state.best_val = r_val;
         state.best_epoch = state.epoch;
         state.evals_since_best = 0;
-        save_checkpoint(best_path, model, &adam, state, setup, o.options_text);
+        save(best_path);
       } else if (++state.evals_since_best * o.eval_every >= o.patience) {
         std::printf("early stop: no better validation Pearson for %lld epochs\n",
                     static_cast<long long>(state.evals_since_best * o.eval_every));
@@ -266,14 +347,18 @@ TrainResult train(const TrainOptions& o) {
                   per_epoch, per_epoch * static_cast<double>(o.epochs - state.epoch));
       std::fflush(stdout);
     }
-    if (o.checkpoint_every > 0 && state.epoch % o.checkpoint_every == 0) save_last();
-    if (o.time_limit_minutes > 0 && seconds_since(t_start) > o.time_limit_minutes * 60) {
+    if (o.checkpoint_every > 0 && state.epoch % o.checkpoint_every == 0) save(last_path);
+    // Rank 0's clock decides, so that all ranks stop together.
+    double out_of_time =
+        root && o.time_limit_minutes > 0 && seconds_since(t_start) > o.time_limit_minutes * 60;
+    world.sum(&out_of_time, 1);
+    if (out_of_time > 0) {
       std::printf("time limit of %g minutes reached at epoch %lld\n", o.time_limit_minutes,
                   static_cast<long long>(state.epoch));
       break;
     }
   }
-  save_last();
+  save(last_path);
   result.best_val = state.best_val;
   result.best_epoch = state.best_epoch;
   result.seconds = seconds_since(t_start);

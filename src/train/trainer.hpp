@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "io/formats.hpp"
 #include "model/symgnn.hpp"
+#include "parallel/comm.hpp"
+#include "parallel/decompose.hpp"
 #include "train/checkpoint.hpp"
 
 namespace symgnn {
@@ -31,7 +34,11 @@ struct TrainOptions {
   std::string restart;  // "", a checkpoint path, or "auto" (out_dir/last.h5 if present)
   int checkpoint_every = 100;
   double time_limit_minutes = 0;  // 0: none
-  std::string options_text;       // the effective options, stored in checkpoints
+  // Under MPI (more than one rank): groups of ranks share the training structures, and each
+  // structure is split over its group's ranks on `grid` (parallel/decompose.hpp).
+  int groups = 1;
+  std::string grid = "auto";
+  std::string options_text;  // the effective options, stored in checkpoints
 };
 
 struct TrainResult {
@@ -43,23 +50,38 @@ struct TrainResult {
 
 TrainResult train(const TrainOptions& options);
 
-// Structures with their graphs joined into one batch.
+// Structures with their graphs joined into one batch, or, split over the ranks of a job
+// (`layout` with more than one rank), this rank's part of that batch and its halo exchange.
 struct LoadedBatch {
   std::vector<Structure> structures;
   GraphBatch batch;
+  std::unique_ptr<Comm> comm;
+  std::int64_t atoms = 0;  // in the whole batch
+  const Exchange& exchange() const { return comm ? *comm : Exchange::whole(); }
 };
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
-                       const ModelSetup& setup, bool labelled);
-LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled);
+                       const ModelSetup& setup, bool labelled, const Layout& layout = {});
+LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled,
+                     const Layout& layout = {});
 
 // The learning rate of an epoch (1-based) under a schedule; throws UsageError on an unknown name.
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
                      std::int64_t epochs);
 
-// Predictions in label units (eV) for a batch, in evaluation mode with the setup's transforms,
-// in input order (node_id).
-std::vector<double> predict(SymGNN<float>& model, const GraphBatch& batch, const ModelSetup& setup);
+// Predictions in label units (eV) of this rank's atoms of a batch, in evaluation mode with the
+// setup's transforms, in batch order (batch.node_id gives each one's input index).
+std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
+                            const ModelSetup& setup);
+// Every atom's value in input order, gathered on rank 0 (an empty vector on other ranks).
+std::vector<double> in_input_order(const LoadedBatch& loaded, const std::vector<double>& values);
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
+
+// Pearson's r from sums gathered over ranks: add (x, y) pairs, then sum() over the exchange.
+struct PearsonSums {
+  double s[6] = {0, 0, 0, 0, 0, 0};  // n, x, y, xx, yy, xy
+  void add(double x, double y);
+  double r(const Exchange& ex);
+};
 
 }  // namespace symgnn
