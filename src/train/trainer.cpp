@@ -240,9 +240,20 @@ TrainResult train(const TrainOptions& o) {
       train_batches.size(), train_batches.size() == 1 ? "" : "s",
       static_cast<long long>(val_set.atoms),
       symmetrization_name(setup.model.symmetrization).c_str(), setup.model.train_transforms());
-  if (layout.ranks > 1)
-    std::printf("%d ranks in %d group%s; structures split on grid %s\n", layout.ranks,
-                layout.groups, layout.groups == 1 ? "" : "s", layout.grid.c_str());
+  if (layout.ranks > 1) {
+    // The halo: ghost atoms held over all ranks, against the atoms they copy.
+    double halo[2] = {0, 0};
+    for (const auto& b : train_batches) {
+      halo[0] += static_cast<double>(b.batch.num_nodes - b.batch.num_owned);
+      halo[1] += static_cast<double>(b.batch.num_owned);
+    }
+    world.sum(halo, 2);
+    std::printf(
+        "%d ranks in %d group%s; structures split on grid %s; halo: %.0f ghost atoms for "
+        "%.0f atoms (ghost fraction %.3f)\n",
+        layout.ranks, layout.groups, layout.groups == 1 ? "" : "s", layout.grid.c_str(), halo[0],
+        halo[1], halo[0] / halo[1]);
+  }
 
   const ModelConfig& cfg = setup.model;
   const int vm_mu = model.params().find("sym.mu");
