@@ -331,13 +331,14 @@ EgatParams<T> SymGNN<T>::egat_params(const LayerIds& l, bool grad) {
 }
 
 template <typename T>
-void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
-                                     Phase phase, bool update_running, EdgeEncoderWork& w) {
-  const std::int64_t m = g.num_edges, d = config_.dim;
+void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::int64_t e1,
+                                     const std::array<double, 9>* transform, Phase phase,
+                                     bool update_running, EdgeEncoderWork& w) {
+  const std::int64_t m = e1 - e0, d = config_.dim;
   const std::int64_t in = transform ? 3 : 1;
   w.x.resize(m, in);
   T* x = w.x.ptr();
-  const float* v = g.vec.data();
+  const float* v = g.vec.data() + 3 * e0;
   if (transform) {
     T t[9];
     for (int k = 0; k < 9; ++k) t[k] = static_cast<T>((*transform)[static_cast<std::size_t>(k)]);
@@ -428,25 +429,28 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
   batchnorm_forward(node_bn2_, n, d, node_l2_.ptr(), h0_.ptr(), phase, &node_bn2_saved_);
   relu_forward<T>(n * d, h0_.ptr(), h0_.ptr());
 
-  // Edge encoder, summed over transforms (each with its own batch statistics).
+  // Edge encoder, summed over transforms (each with its own batch statistics). Evaluation
+  // normalises with running statistics, row by row, so it runs in chunks of edges: a million
+  // atoms' 33 M edges need no E x d intermediates beyond f itself.
   Tensor<T> f(m, d);
   f.zero();
   {
+    const bool length = config_.symmetrization == Symmetrization::kLength;
+    if (!length && transforms.empty())
+      throw Error("model: no transforms given for the edge encoder");
+    const std::size_t passes = length ? 1 : transforms.size();
+    const T s = static_cast<T>(length ? 1.0 : scale);
+    const std::int64_t chunk = train ? std::max<std::int64_t>(m, 1) : 65536;
     EdgeEncoderWork w;
-    const T s = static_cast<T>(scale);
-    if (config_.symmetrization == Symmetrization::kLength) {
-      edge_encoder_forward(g, nullptr, phase, true, w);
-      add_into<T>(m * d, w.y.ptr(), f.ptr());
-    } else {
-      if (transforms.empty()) throw Error("model: no transforms given for the edge encoder");
-      for (const auto& t : transforms) {
-        edge_encoder_forward(g, &t, phase, true, w);
+    for (std::size_t t = 0; t < passes; ++t)
+      for (std::int64_t e0 = 0; e0 < m; e0 += chunk) {
+        const std::int64_t e1 = std::min(m, e0 + chunk);
+        edge_encoder_forward(g, e0, e1, length ? nullptr : &transforms[t], phase, true, w);
         const T* y = w.y.ptr();
-        T* fp = f.ptr();
+        T* fp = f.ptr() + e0 * d;
 #pragma omp parallel for simd schedule(static)
-        for (std::int64_t i = 0; i < m * d; ++i) fp[i] += s * y[i];
+        for (std::int64_t i = 0; i < (e1 - e0) * d; ++i) fp[i] += s * y[i];
       }
-    }
   }
 
   // Message-passing layers. The last layer's edge output reaches nothing (the decoder reads h),
@@ -608,7 +612,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
     const std::size_t passes = length ? 1 : transforms_.size();
     Tensor<T> dy(m, d), dr(m, d);
     for (std::size_t t = 0; t < passes; ++t) {
-      edge_encoder_forward(g, length ? nullptr : &transforms_[t], Phase::kTrain, false, w);
+      edge_encoder_forward(g, 0, m, length ? nullptr : &transforms_[t], Phase::kTrain, false, w);
       const T s = static_cast<T>(length ? 1.0 : scale_);
 #pragma omp parallel for simd schedule(static)
       for (std::int64_t i = 0; i < m * d; ++i)

@@ -119,8 +119,10 @@ class SymGNN {
   EdgePathGrad<T> edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
                                            const Tensor<T>& dfu, const Tensor<T>& df,
                                            const BatchNormSaved& saved, Tensor<T>& coef);
-  void edge_encoder_forward(const GraphBatch& g, const std::array<double, 9>* transform,
-                            Phase phase, bool update_running, EdgeEncoderWork& w);
+  // The edge encoder on edges [e0, e1) (all of them in training: BatchNorm needs the batch).
+  void edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::int64_t e1,
+                            const std::array<double, 9>* transform, Phase phase,
+                            bool update_running, EdgeEncoderWork& w);
   // Dropout keeps (1) or drops (0) each feature, from random numbers keyed by the rows' global
   // ids (and an edge's image code); the mask is kept for the backward pass.
   void dropout_mask(std::int64_t rows, const std::uint64_t* ids, const std::uint16_t* images,
