@@ -105,24 +105,33 @@ void Comm::sum(double* values, std::int64_t count) const {
       "summing over ranks");
 }
 
+// One exchange with every peer: rows[pack[k]] go out in the peers' order (pack_count rows to
+// each); what the peers send back (unpack_count rows from each) is returned, in the same order.
 template <typename T>
-void Comm::forward(T* rows, std::int64_t cols) const {
+std::vector<T> Comm::swap(const T* rows, std::int64_t cols, const Lists& pack, const Lists& unpack,
+                          const char* what) const {
   const int c = to_int(cols, "a row");
-  std::vector<T> out(send_rows_.size() * static_cast<std::size_t>(cols)),
-      in(recv_rows_.size() * static_cast<std::size_t>(cols));
-  for (std::size_t k = 0; k < send_rows_.size(); ++k)
-    std::copy(rows + send_rows_[k] * cols, rows + (send_rows_[k] + 1) * cols,
+  std::vector<T> out(pack.rows->size() * static_cast<std::size_t>(cols)),
+      in(unpack.rows->size() * static_cast<std::size_t>(cols));
+  for (std::size_t k = 0; k < pack.rows->size(); ++k)
+    std::copy(rows + (*pack.rows)[k] * cols, rows + ((*pack.rows)[k] + 1) * cols,
               out.begin() + static_cast<std::ptrdiff_t>(k) * cols);
   std::vector<int> sc(peers_.size()), sf(peers_.size()), rc(peers_.size()), rf(peers_.size());
   for (std::size_t p = 0; p < peers_.size(); ++p) {
-    sc[p] = send_count_[p] * c;
-    sf[p] = send_first_[p] * c;
-    rc[p] = recv_count_[p] * c;
-    rf[p] = recv_first_[p] * c;
+    sc[p] = (*pack.count)[p] * c;
+    sf[p] = (*pack.first)[p] * c;
+    rc[p] = (*unpack.count)[p] * c;
+    rf[p] = (*unpack.first)[p] * c;
   }
   mpi::check(MPI_Neighbor_alltoallv(out.data(), sc.data(), sf.data(), mpi_type<T>(), in.data(),
                                     rc.data(), rf.data(), mpi_type<T>(), graph_),
-             "forward_comm");
+             what);
+  return in;
+}
+
+template <typename T>
+void Comm::forward(T* rows, std::int64_t cols) const {
+  const std::vector<T> in = swap(rows, cols, sends(), receives(), "forward_comm");
   for (std::size_t k = 0; k < recv_rows_.size(); ++k)
     std::copy(in.begin() + static_cast<std::ptrdiff_t>(k) * cols,
               in.begin() + static_cast<std::ptrdiff_t>(k + 1) * cols, rows + recv_rows_[k] * cols);
@@ -133,22 +142,7 @@ void Comm::forward(T* rows, std::int64_t cols) const {
 
 template <typename T>
 void Comm::reverse(T* rows, std::int64_t cols) const {
-  const int c = to_int(cols, "a row");
-  std::vector<T> out(recv_rows_.size() * static_cast<std::size_t>(cols)),
-      in(send_rows_.size() * static_cast<std::size_t>(cols));
-  for (std::size_t k = 0; k < recv_rows_.size(); ++k)
-    std::copy(rows + recv_rows_[k] * cols, rows + (recv_rows_[k] + 1) * cols,
-              out.begin() + static_cast<std::ptrdiff_t>(k) * cols);
-  std::vector<int> sc(peers_.size()), sf(peers_.size()), rc(peers_.size()), rf(peers_.size());
-  for (std::size_t p = 0; p < peers_.size(); ++p) {
-    sc[p] = recv_count_[p] * c;
-    sf[p] = recv_first_[p] * c;
-    rc[p] = send_count_[p] * c;
-    rf[p] = send_first_[p] * c;
-  }
-  mpi::check(MPI_Neighbor_alltoallv(out.data(), sc.data(), sf.data(), mpi_type<T>(), in.data(),
-                                    rc.data(), rf.data(), mpi_type<T>(), graph_),
-             "reverse_comm");
+  const std::vector<T> in = swap(rows, cols, receives(), sends(), "reverse_comm");
   // Added in a fixed order (peers, then each peer's list, then our own images).
   for (std::size_t k = 0; k < send_rows_.size(); ++k) {
     T* dst = rows + send_rows_[k] * cols;

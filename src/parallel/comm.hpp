@@ -35,6 +35,16 @@ class Comm final : public Exchange {
   int neighbours() const { return static_cast<int>(peers_.size()); }
 
  private:
+  struct Lists {  // rows grouped by peer: how many for each peer, and where each peer's start
+    const std::vector<std::int64_t>* rows;
+    const std::vector<int>* count;
+    const std::vector<int>* first;
+  };
+  Lists sends() const { return {&send_rows_, &send_count_, &send_first_}; }
+  Lists receives() const { return {&recv_rows_, &recv_count_, &recv_first_}; }
+  template <typename T>
+  std::vector<T> swap(const T* rows, std::int64_t cols, const Lists& pack, const Lists& unpack,
+                      const char* what) const;
   template <typename T>
   void forward(T* rows, std::int64_t cols) const;
   template <typename T>
