@@ -220,3 +220,46 @@ TEST(Model, UniformSymmetrizationIsNearlyInvariantAndNoneIsNot) {
 
 }  // namespace
 }  // namespace symgnn
+
+namespace symgnn {
+namespace {
+
+// After refresh_batchnorm, evaluation normalises with the statistics of a dropout-free
+// training-mode pass, so it gives that pass's predictions, except that running variances are
+// unbiased (n / (n - 1)): the remaining difference must shrink like 1 / n.
+TEST(Model, RefreshedBatchNormMakesEvaluationMatchTrainingWithoutDropout) {
+  auto difference = [](int atoms, double box) {
+    Fixture f = small_structure(atoms, box, 5.0, 41);
+    ModelConfig c = tiny_config(Symmetrization::kNone);  // k = 1: one edge-encoder pass
+    SymGNN<double> model(c);
+    model.initialize(3);
+    perturb(model, 4);
+    const std::vector<std::array<double, 9>> identity = {{1, 0, 0, 0, 1, 0, 0, 0, 1}};
+    Tensor<double> p, after;
+    for (int step = 1; step <= 5; ++step)  // running statistics under dropout
+      model.forward(f.batch, identity, Phase::kTrain, {1, std::uint64_t(step)}, p);
+    model.refresh_batchnorm(f.batch, identity, 1.0, 1.0);
+    model.forward(f.batch, identity, Phase::kEval, {}, after);
+    ModelConfig c0 = c;
+    c0.dropout = 0;
+    SymGNN<double> no_dropout(c0);
+    no_dropout.params().values() = model.params().values();
+    Tensor<double> reference;
+    no_dropout.forward(f.batch, identity, Phase::kTrain, {}, reference);
+    double e = 0, r = 0;
+    for (std::size_t i = 0; i < after.data.size(); ++i) {
+      e += (after.data[i] - reference.data[i]) * (after.data[i] - reference.data[i]);
+      r += reference.data[i] * reference.data[i];
+    }
+    return std::sqrt(e / r);
+  };
+  const double d1500 = difference(1500, 32.0 / std::cbrt(2.0)), d3000 = difference(3000, 32.0);
+  RecordProperty("relative_difference_1500", std::to_string(d1500));
+  RecordProperty("relative_difference_3000", std::to_string(d3000));
+  EXPECT_LT(d3000, 5e-2) << "1500 atoms: " << d1500;
+  EXPECT_GT(d1500 / d3000, 1.5);  // about 2: the 1 / n of the unbiased variance, nothing else
+  EXPECT_LT(d1500 / d3000, 2.7);
+}
+
+}  // namespace
+}  // namespace symgnn

@@ -97,6 +97,7 @@ int run(const po::variables_map& vm) {
   o.checkpoint_every = vm["checkpoint-every"].as<int>();
   o.time_limit_minutes = vm["time-limit"].as<double>();
   o.groups = vm["groups"].as<int>();
+  o.refresh_batchnorm = vm["refresh-bn"].as<bool>();
   o.grid = vm["grid"].as<std::string>();
   if (o.epochs < 1 || o.eval_every < 1)
     throw UsageError("--epochs and --eval-every must be positive");
@@ -161,6 +162,9 @@ Command train_command() {
                                                     po::value<double>()->default_value(0),
                                                     "stop after this many minutes (0: none)")(
                 "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+                "refresh-bn", po::value<bool>()->default_value(false)->implicit_value(true),
+                "before each evaluation, BatchNorm running statistics from the training "
+                "structures without dropout (removes the offset dropout leaves in evaluation)")(
                 "groups", po::value<int>()->default_value(1),
                 "under MPI: groups of ranks sharing the training structures (data parallel)")(
                 "grid", po::value<std::string>()->default_value("auto"),

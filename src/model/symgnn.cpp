@@ -196,7 +196,7 @@ template <typename T>
 void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                   const T* x, T* y, Phase phase, BatchNormSaved* saved,
                                   bool update_running) {
-  const BatchNormConfig cfg;
+  const BatchNormConfig& cfg = bn_config_;
   if (phase == Phase::kEval) {
     batchnorm_eval_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias),
                               buffers_.value(ids.mean), buffers_.value(ids.var), y, cfg);
@@ -229,7 +229,7 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
                                                           const EdgeMoments* moments,
                                                           BatchNormSaved* saved) {
   const std::int64_t d = config_.dim;
-  const BatchNormConfig cfg;
+  const BatchNormConfig& cfg = bn_config_;
   std::vector<T> scale(static_cast<std::size_t>(hd)), shift(static_cast<std::size_t>(hd));
   const T* gamma = params_.value(ids.bn_edge.weight);
   const T* beta = params_.value(ids.bn_edge.bias);
@@ -529,6 +529,20 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
   prediction.resize(n, 1);
   linear_forward<T>(n, d, 1, dec_in_[nd].ptr(), params_.value(out_w_), params_.value(out_b_),
                     prediction.ptr());
+}
+
+template <typename T>
+void SymGNN<T>::refresh_batchnorm(const GraphBatch& g,
+                                  const std::vector<std::array<double, 9>>& transforms,
+                                  double scale, double weight, const Exchange& ex) {
+  const double dropout = config_.dropout;
+  config_.dropout = 0;
+  bn_config_.momentum = weight;
+  Tensor<T> prediction;
+  forward(g, transforms, Phase::kTrain, {}, prediction, scale, ex);
+  config_.dropout = dropout;
+  bn_config_ = BatchNormConfig{};
+  cache_.clear();
 }
 
 template <typename T>

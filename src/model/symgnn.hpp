@@ -66,6 +66,14 @@ class SymGNN {
                Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0,
                const Exchange& ex = Exchange::whole());
 
+  // Moves every BatchNorm's running statistics to those of this batch in a training-mode pass
+  // without dropout, with evaluation's transforms: running = (1 - weight) running + weight batch
+  // (1 / (b + 1) for the b-th of several batches averages them). Trained with dropout before
+  // each BatchNorm, the running statistics describe inputs evaluation never sees, which shifts
+  // evaluation's predictions (Pearson is unaffected, MAE is not); this removes the shift.
+  void refresh_batchnorm(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
+                         double scale, double weight, const Exchange& ex = Exchange::whole());
+
   // Backward of the last training forward from dL/dprediction (N x 1): accumulates parameter
   // gradients (this rank's share: the caller sums them over ranks) and returns dL/dT for each
   // transform (over the whole batch). It frees what the forward kept, layer by
@@ -142,6 +150,7 @@ class SymGNN {
   // Saved by the last training forward for backward.
   std::vector<std::array<double, 9>> transforms_;
   const Exchange* ex_ = &Exchange::whole();
+  BatchNormConfig bn_config_;
   double scale_ = 1.0;
   Tensor<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;

@@ -90,8 +90,11 @@ LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup,
   return out;
 }
 
-std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
-                            const ModelSetup& setup) {
+namespace {
+
+// Evaluation's transforms and the weight of their sum.
+std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
+                                                   const ModelSetup& setup, double* scale) {
   const ModelConfig& c = model.config();
   const int k = c.train_transforms();
   const bool sampled =
@@ -103,7 +106,26 @@ std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
     transforms.push_back(s.T);
   // The published model sums (not averages) k encodings; more evaluation transforms are scaled
   // back to the same total weight.
-  const double scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
+  *scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
+  return transforms;
+}
+
+}  // namespace
+
+void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& batches,
+                       const ModelSetup& setup) {
+  double scale = 1;
+  const auto transforms = eval_transforms(model, setup, &scale);
+  for (std::size_t b = 0; b < batches.size(); ++b)
+    model.refresh_batchnorm(batches[b].batch, transforms, scale, 1.0 / static_cast<double>(b + 1),
+                            batches[b].exchange());
+}
+
+std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
+                            const ModelSetup& setup) {
+  const ModelConfig& c = model.config();
+  double scale = 1;
+  const auto transforms = eval_transforms(model, setup, &scale);
   Tensor<float> pred;
   model.forward(loaded.batch, transforms, Phase::kEval, {setup.eval_seed, 0}, pred, scale,
                 loaded.exchange());
@@ -321,6 +343,7 @@ TrainResult train(const TrainOptions& o) {
     ++window_epochs;
 
     if (evaluate) {
+      if (o.refresh_batchnorm) refresh_batchnorm(model, train_batches, setup);
       const double r_train = train_r.r(world);
       PearsonSums val_r;
       const std::vector<double> p_val = predict(model, val_set, setup);

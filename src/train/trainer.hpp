@@ -38,6 +38,9 @@ struct TrainOptions {
   // structure is split over its group's ranks on `grid` (parallel/decompose.hpp).
   int groups = 1;
   std::string grid = "auto";
+  // Before each evaluation (and so in every checkpoint), BatchNorm running statistics from the
+  // training structures without dropout (SymGNN::refresh_batchnorm); off: as published.
+  bool refresh_batchnorm = false;
   std::string options_text;  // the effective options, stored in checkpoints
 };
 
@@ -72,6 +75,9 @@ double learning_rate(const std::string& schedule, double lr, double lr_min, std:
 // setup's transforms, in batch order (batch.node_id gives each one's input index).
 std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
                             const ModelSetup& setup);
+// Running BatchNorm statistics averaged over the batches' training-mode passes without dropout.
+void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& batches,
+                       const ModelSetup& setup);
 // Every atom's value in input order, gathered on rank 0 (an empty vector on other ranks).
 std::vector<double> in_input_order(const LoadedBatch& loaded, const std::vector<double>& values);
 
