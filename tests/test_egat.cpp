@@ -14,6 +14,23 @@ using test::dot;
 using test::expect_gradient;
 using test::random_vector;
 
+// Random inputs and weights of one EGAT layer (seeds seed .. seed + 7).
+struct RandomLayer {
+  std::vector<double> h, f, w_ni, w_nj, w_fij, w_node, attn, bias;
+  RandomLayer(std::int64_t n, std::int64_t m, int heads, int d, std::uint64_t seed)
+      : h(random_vector(n * d, seed)),
+        f(random_vector(m * d, seed + 1)),
+        w_ni(random_vector(std::int64_t{heads} * d * d, seed + 2)),
+        w_nj(random_vector(std::int64_t{heads} * d * d, seed + 3)),
+        w_fij(random_vector(std::int64_t{heads} * d * d, seed + 4)),
+        w_node(random_vector(std::int64_t{heads} * d * d, seed + 5)),
+        attn(random_vector(std::int64_t{heads} * d, seed + 6)),
+        bias(random_vector(std::int64_t{heads} * d, seed + 7)) {}
+  EgatParams<double> params() {
+    return {w_ni.data(), w_nj.data(), w_fij.data(), w_node.data(), attn.data(), bias.data()};
+  }
+};
+
 // Three atoms on a line 2 Å apart in a large non-periodic box, cutoff 3 Å: edges 0-1, 1-2 both
 // ways plus self edges, 7 in all.
 GraphBatch three_atoms() {
@@ -94,12 +111,9 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
   GraphBatch g = make_batch({&s}, {&graph}, {"Cu"}, "");
   const int heads = 2, d = 3;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
-  auto h = random_vector(n * d, 22), f = random_vector(m * d, 23);
-  auto w_ni = random_vector(hd * d, 24), w_nj = random_vector(hd * d, 25),
-       w_fij = random_vector(hd * d, 26), w_node = random_vector(hd * d, 27),
-       attn = random_vector(hd, 28), bias = random_vector(hd, 29);
-  EgatParams<double> p{w_ni.data(),   w_nj.data(), w_fij.data(),
-                       w_node.data(), attn.data(), bias.data()};
+  RandomLayer layer(n, m, heads, d, 22);
+  auto& [h, f, w_ni, w_nj, w_fij, w_node, attn, bias] = layer;
+  const EgatParams<double> p = layer.params();
   // The loss reads both outputs, as the model does: the node output directly, and u through a
   // function whose gradient has the factored form of the edge path (df W) scale + shift + u slope.
   const int d_out = 2;
@@ -161,12 +175,10 @@ TEST(Egat, ChunkedEvaluationMatchesWholeU) {
   ASSERT_GT(g.num_edges, 3 * 8192) << "the test needs several chunks";
   const int heads = 2, d = 4;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
-  auto h = random_vector(n * d, 42), f = random_vector(m * d, 43);
-  auto w_ni = random_vector(hd * d, 44), w_nj = random_vector(hd * d, 45),
-       w_fij = random_vector(hd * d, 46), w_node = random_vector(hd * d, 47),
-       attn = random_vector(hd, 48), bias = random_vector(hd, 49);
-  EgatParams<double> p{w_ni.data(),   w_nj.data(), w_fij.data(),
-                       w_node.data(), attn.data(), bias.data()};
+  RandomLayer layer(n, m, heads, d, 42);
+  const auto& h = layer.h;
+  const auto& f = layer.f;
+  const EgatParams<double> p = layer.params();
   std::vector<double> out(n * hd), u(m * hd);
   EgatCache<double> cache;
   EdgeMoments moments;
