@@ -14,6 +14,22 @@ using test::dot;
 using test::expect_gradient;
 using test::random_vector;
 
+// `atoms` atoms of one species at random in a periodic cube of side `box`, as a batch.
+GraphBatch random_batch(int atoms, double box, double cutoff, std::uint64_t seed) {
+  Structure s;
+  s.source = "random";
+  s.cell = Cell::orthogonal(box, box, box);
+  s.positions = random_vector(3 * static_cast<std::size_t>(atoms), seed, box / 2);
+  for (double& x : s.positions) x += box / 2;
+  s.species_names = {"Cu"};
+  s.species.assign(static_cast<std::size_t>(atoms), 0);
+  s.ids.resize(static_cast<std::size_t>(atoms));
+  NeighborOptions opt;
+  opt.cutoff = cutoff;
+  const Graph graph = build_graph(s.cell, s.pbc, s.positions, opt);
+  return make_batch({&s}, {&graph}, {"Cu"}, "");
+}
+
 // Random inputs and weights of one EGAT layer (seeds seed .. seed + 7).
 struct RandomLayer {
   std::vector<double> h, f, w_ni, w_nj, w_fij, w_node, attn, bias;
@@ -97,18 +113,7 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
 
 TEST(Egat, GradientsMatchFiniteDifferences) {
   // A small periodic random structure with a few neighbours per atom.
-  Structure s;
-  s.source = "random";
-  s.cell = Cell::orthogonal(6, 6, 6);
-  auto pos = random_vector(3 * 10, 21, 2.0);
-  s.positions = pos;
-  s.species_names = {"Cu"};
-  s.species.assign(10, 0);
-  s.ids.resize(10);
-  NeighborOptions opt;
-  opt.cutoff = 3.5;
-  Graph graph = build_graph(s.cell, s.pbc, s.positions, opt);
-  GraphBatch g = make_batch({&s}, {&graph}, {"Cu"}, "");
+  GraphBatch g = random_batch(10, 6.0, 3.5, 21);
   const int heads = 2, d = 3;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
   RandomLayer layer(n, m, heads, d, 22);
@@ -160,18 +165,7 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
 // Evaluation computes u one chunk at a time and hands each chunk to the caller; on a graph of
 // several chunks the chunks, the node output and the moments must match the whole-u run.
 TEST(Egat, ChunkedEvaluationMatchesWholeU) {
-  Structure s;
-  s.source = "random";
-  s.cell = Cell::orthogonal(14, 14, 14);
-  s.positions = random_vector(3 * 500, 41, 7.0);
-  for (double& x : s.positions) x += 7.0;
-  s.species_names = {"Cu"};
-  s.species.assign(500, 0);
-  s.ids.resize(500);
-  NeighborOptions opt;
-  opt.cutoff = 5.0;
-  Graph graph = build_graph(s.cell, s.pbc, s.positions, opt);
-  GraphBatch g = make_batch({&s}, {&graph}, {"Cu"}, "");
+  GraphBatch g = random_batch(500, 14.0, 5.0, 41);
   ASSERT_GT(g.num_edges, 3 * 8192) << "the test needs several chunks";
   const int heads = 2, d = 4;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
