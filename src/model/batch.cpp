@@ -19,6 +19,22 @@ void build_transpose(GraphBatch& b) {
     b.out_edges[static_cast<std::size_t>(fill[static_cast<std::size_t>(b.src[e])]++)] = e;
 }
 
+std::vector<std::int32_t> species_codes(const Structure& st,
+                                        const std::vector<std::string>& species_names) {
+  std::vector<std::int32_t> code(st.species_names.size(), -1);
+  for (std::size_t k = 0; k < st.species_names.size(); ++k) {
+    auto it = std::find(species_names.begin(), species_names.end(), st.species_names[k]);
+    if (it == species_names.end()) {
+      std::string known;
+      for (const auto& x : species_names) known += (known.empty() ? "" : " ") + x;
+      throw Error(st.source + ": species '" + st.species_names[k] +
+                  "' is not one the model knows (" + known + ")");
+    }
+    code[k] = static_cast<std::int32_t>(it - species_names.begin());
+  }
+  return code;
+}
+
 GraphBatch make_batch(const std::vector<const Structure*>& structures,
                       const std::vector<const Graph*>& graphs,
                       const std::vector<std::string>& species_names, const std::string& label) {
@@ -47,17 +63,7 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
     const Graph& g = *graphs[s];
     b.node_begin.push_back(node0);
     b.sources.push_back(st.source);
-    std::vector<std::int32_t> code(st.species_names.size(), -1);
-    for (std::size_t k = 0; k < st.species_names.size(); ++k) {
-      auto it = std::find(species_names.begin(), species_names.end(), st.species_names[k]);
-      if (it == species_names.end()) {
-        std::string known;
-        for (const auto& x : species_names) known += (known.empty() ? "" : " ") + x;
-        throw Error(st.source + ": species '" + st.species_names[k] +
-                    "' is not one the model knows (" + known + ")");
-      }
-      code[k] = static_cast<std::int32_t>(it - species_names.begin());
-    }
+    const std::vector<std::int32_t> code = species_codes(st, species_names);
     const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
     // Atoms in a spatial order, each edge kept with its destination; node_id and edge_key keep
     // the input numbering (labels, outputs and random numbers follow it).

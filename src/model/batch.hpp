@@ -39,6 +39,11 @@ void build_transpose(GraphBatch& b);
 // Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
 // symbol is an Error naming the structure); `label` names the per-atom label column, or "" for
 // none (a missing column is an Error). node_id numbers atoms across the batch, in input order.
+// Model species index of each of a structure's species (Error naming the structure and the
+// known species for one the model does not know).
+std::vector<std::int32_t> species_codes(const Structure& st,
+                                        const std::vector<std::string>& species_names);
+
 // The key of the edge src -> dst (input ids, below 2^32).
 inline std::uint64_t edge_key(std::int64_t dst_id, std::int64_t src_id) {
   return (static_cast<std::uint64_t>(dst_id) << 32) | static_cast<std::uint64_t>(src_id);

@@ -155,14 +155,7 @@ LocalBatch decompose(const std::vector<const Structure*>& structures, const Layo
   for (std::size_t si = 0; si < splits.size(); ++si) {
     const Split& sp = splits[si];
     const Structure& st = *sp.s;
-    std::vector<std::int32_t> code(st.species_names.size(), -1);
-    for (std::size_t k = 0; k < st.species_names.size(); ++k) {
-      auto it = std::find(species_names.begin(), species_names.end(), st.species_names[k]);
-      if (it == species_names.end())
-        throw Error(st.source + ": species '" + st.species_names[k] +
-                    "' is not one the model knows");
-      code[k] = static_cast<std::int32_t>(it - species_names.begin());
-    }
+    const std::vector<std::int32_t> code = species_codes(st, species_names);
     const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
     const std::vector<std::int64_t>& mine = sp.atoms[static_cast<std::size_t>(sub)];
     const auto n_own = static_cast<std::int64_t>(mine.size());
