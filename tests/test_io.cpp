@@ -123,6 +123,35 @@ TEST(HDF5, RoundTripsManyStructures) {
   }
 }
 
+TEST(HDF5, ReadsSpeciesNamesStoredAsVariableLengthStrings) {
+  // Files written before parallel output (which needs fixed-length strings) stored the species
+  // table as variable-length strings; they still read.
+  test::TempDir dir;
+  auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  write_structures(dir.file("old.h5"), {frames[0]});
+  {
+    hid_t f = H5Fopen(dir.file("old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/structures/000000/species_names", H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    std::vector<const char*> names;
+    for (const auto& n : frames[0].species_names) names.push_back(n.c_str());
+    hsize_t n = names.size();
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    hid_t set = H5Dcreate2(f, "/structures/000000/species_names", type, space, H5P_DEFAULT,
+                           H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, names.data());
+    H5Dclose(set);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(f);
+  }
+  auto back = read_structures(dir.file("old.h5"));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].species_names, frames[0].species_names);
+  expect_identical(frames[0], back[0]);
+}
+
 TEST(HDF5, RefusesTruncatedForeignAndMalformedFiles) {
   test::TempDir dir;
   auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
@@ -205,6 +234,36 @@ TEST(Structure, ReplicateRepeatsCellsAtomsAndLabels) {
   auto slab = s;
   slab.pbc[2] = false;
   EXPECT_THAT(test::error_message([&] { replicate(slab, {1, 1, 2}); }), HasSubstr("not periodic"));
+}
+
+TEST(Structure, BlocksCoverEveryAtomOnceInOrder) {
+  for (std::int64_t n : {0, 1, 2, 7, 8000, 1000003})
+    for (int ranks : {1, 2, 3, 8, 13}) {
+      EXPECT_EQ(block_start(n, 0, ranks), 0);
+      EXPECT_EQ(block_start(n, ranks, ranks), n);
+      for (int r = 0; r < ranks; ++r) {
+        const std::int64_t lo = block_start(n, r, ranks), hi = block_start(n, r + 1, ranks);
+        EXPECT_LE(hi - lo, n / ranks + 1) << n << " atoms, rank " << r << " of " << ranks;
+        EXPECT_GE(hi - lo, n / ranks) << n << " atoms, rank " << r << " of " << ranks;
+        for (std::int64_t i : {lo, (lo + hi) / 2, hi - 1}) {
+          if (i >= lo && i < hi) {
+            EXPECT_EQ(block_rank(n, i, ranks), r) << n << " atoms, atom " << i;
+          }
+        }
+      }
+    }
+  auto s = read_structures(test::data_path("extxyz/good.extxyz")).at(1);  // 2 atoms
+  s.properties.push_back({"f", 3, false, {1, 2, 3, 4, 5, 6}});
+  const StructureBlock b = block_of(s, 1, 2);
+  EXPECT_EQ(b.first, 1);
+  EXPECT_EQ(b.total, 2);
+  ASSERT_EQ(b.part.size(), 1u);
+  EXPECT_EQ(b.part.ids[0], s.ids[1]);
+  EXPECT_EQ(std::vector<double>(b.part.positions.begin(), b.part.positions.end()),
+            std::vector<double>(s.positions.begin() + 3, s.positions.end()));
+  EXPECT_EQ(b.part.properties[0].values, (std::vector<double>{4, 5, 6}));
+  EXPECT_EQ(b.part.cell.h, s.cell.h);
+  EXPECT_EQ(block_of(s, 0, 4).part.size(), 0u);
 }
 
 TEST(Structure, ParsesTypeMaps) {

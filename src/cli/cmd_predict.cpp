@@ -34,43 +34,51 @@ int run(const po::variables_map& vm) {
   layout.validate();
   if (root) std::filesystem::create_directories(out_dir);
   const ReadOptions ropt = read_options(vm);
+  const Exchange& world = world_sums();
   for (const auto& path : vm["structure"].as<std::vector<std::string>>()) {
-    std::vector<Structure> frames = read_structures(path, ropt);
+    // Each rank reads its block of every structure (in parallel for HDF5), predicts its own atoms
+    // and writes its block of the output: no rank holds a whole structure.
+    std::vector<StructureBlock> blocks = read_structure_blocks(path, ropt, MPI_COMM_WORLD);
     const auto t0 = std::chrono::steady_clock::now();
-    for (auto& s : frames) {
-      const bool labelled = s.find_property(setup.label) != nullptr;
+    for (auto& b : blocks) {
+      const bool labelled = b.part.find_property(setup.label) != nullptr;
       // One structure at a time: its own graph and batch (moved in and back out, not copied).
-      std::vector<Structure> one;
-      one.push_back(std::move(s));
+      std::vector<StructureBlock> one;
+      one.push_back(std::move(b));
       LoadedBatch loaded = batch_of(std::move(one), setup, labelled, layout);
-      const std::vector<double> p = in_input_order(loaded, predict(model, loaded, setup));
-      s = std::move(loaded.structures.front());
-      if (!root) continue;  // rank 0 gathered the predictions and writes them
+      std::vector<double> p = to_blocks(loaded, predict(model, loaded, setup));
+      b = std::move(loaded.blocks.front());
+      Structure& s = b.part;
+      if (labelled) {
+        const auto& y = s.require_property(setup.label).values;
+        PearsonSums r;
+        double errors[2] = {0, 0};  // absolute, squared
+        for (std::size_t i = 0; i < p.size(); ++i) {
+          r.add(p[i], y[i]);
+          errors[0] += std::abs(p[i] - y[i]);
+          errors[1] += (p[i] - y[i]) * (p[i] - y[i]);
+        }
+        world.sum(errors, 2);
+        const double pearson_r = r.r(world);
+        const auto n = static_cast<double>(b.total);
+        std::printf("%s: %lld atoms  Pearson %.4f  MAE %.4f  RMSE %.4f (%s)\n", s.source.c_str(),
+                    static_cast<long long>(b.total), pearson_r, errors[0] / n,
+                    std::sqrt(errors[1] / n), setup.label.c_str());
+      } else {
+        std::printf("%s: %lld atoms predicted\n", s.source.c_str(),
+                    static_cast<long long>(b.total));
+      }
       s.properties.erase(std::remove_if(s.properties.begin(), s.properties.end(),
                                         [&](const AtomProperty& a) { return a.name == column; }),
                          s.properties.end());
-      s.properties.push_back({column, 1, false, p});
-      if (labelled) {
-        const auto& y = s.require_property(setup.label).values;
-        double mae = 0, mse = 0;
-        for (std::size_t i = 0; i < p.size(); ++i) {
-          mae += std::abs(p[i] - y[i]);
-          mse += (p[i] - y[i]) * (p[i] - y[i]);
-        }
-        std::printf("%s: %zu atoms  Pearson %.4f  MAE %.4f  RMSE %.4f (%s)\n", s.source.c_str(),
-                    p.size(), pearson(p, {y.begin(), y.end()}), mae / static_cast<double>(p.size()),
-                    std::sqrt(mse / static_cast<double>(p.size())), setup.label.c_str());
-      } else {
-        std::printf("%s: %zu atoms predicted\n", s.source.c_str(), p.size());
-      }
+      s.properties.push_back({column, 1, false, std::move(p)});
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!root) continue;
     const std::string stem =
         (std::filesystem::path(out_dir) / std::filesystem::path(path).stem()).string();
-    write_structures(stem + ".pred.h5", frames, Format::kHDF5);
-    write_structures(stem + ".pred.extxyz", frames, Format::kExtXYZ);
+    write_structure_blocks(stem + ".pred.h5", blocks, Format::kHDF5, MPI_COMM_WORLD);
+    write_structure_blocks(stem + ".pred.extxyz", blocks, Format::kExtXYZ, MPI_COMM_WORLD);
     std::printf("wrote %s.pred.h5 and %s.pred.extxyz (graph + prediction %.3f s)\n", stem.c_str(),
                 stem.c_str(), secs);
   }

@@ -280,60 +280,67 @@ std::vector<Structure> read_extxyz(const std::string& path) {
 
 void format_extxyz(const std::vector<Structure>& frames, std::string& out) {
   for (const auto& s : frames) {
-    const std::size_t n = s.size();
-    append_int64(out, static_cast<std::int64_t>(n));
-    out += '\n';
-    bool periodic = s.pbc[0] || s.pbc[1] || s.pbc[2];
-    if (periodic || !s.cell.is_degenerate()) {
-      out += "Lattice=\"";
-      for (int k = 0; k < 9; ++k) {
+    format_extxyz_header(s, static_cast<std::int64_t>(s.size()), out);
+    format_extxyz_atoms(s, out);
+  }
+}
+
+void format_extxyz_header(const Structure& s, std::int64_t atoms, std::string& out) {
+  append_int64(out, atoms);
+  out += '\n';
+  bool periodic = s.pbc[0] || s.pbc[1] || s.pbc[2];
+  if (periodic || !s.cell.is_degenerate()) {
+    out += "Lattice=\"";
+    for (int k = 0; k < 9; ++k) {
+      if (k) out += ' ';
+      append_double(out, s.cell.h[k]);
+    }
+    out += "\" ";
+    if (s.cell.origin != std::array<double, 3>{0, 0, 0}) {
+      out += "Origin=\"";
+      for (int k = 0; k < 3; ++k) {
         if (k) out += ' ';
-        append_double(out, s.cell.h[k]);
+        append_double(out, s.cell.origin[k]);
       }
       out += "\" ";
-      if (s.cell.origin != std::array<double, 3>{0, 0, 0}) {
-        out += "Origin=\"";
-        for (int k = 0; k < 3; ++k) {
-          if (k) out += ' ';
-          append_double(out, s.cell.origin[k]);
-        }
-        out += "\" ";
-      }
     }
-    out += "Properties=species:S:1:pos:R:3:id:I:1";
-    for (const auto& p : s.properties)
-      out += ":" + p.name + (p.integer ? ":I:" : ":R:") + std::to_string(p.components);
-    out += " pbc=\"";
-    for (int k = 0; k < 3; ++k) out += std::string(k ? " " : "") + (s.pbc[k] ? "T" : "F");
-    out += '"';
-    for (const auto& [key, value] : s.info) {
-      if (key == "Origin") continue;
-      std::string v = value;
-      std::replace(v.begin(), v.end(), '"', '\'');
-      bool quote = v.empty() || v.find_first_of(" \t") != std::string::npos;
-      out += " " + key + "=" + (quote ? "\"" + v + "\"" : v);
-    }
-    out += '\n';
-    for (std::size_t i = 0; i < n; ++i) {
-      out += s.species_names[static_cast<std::size_t>(s.species[i])];
-      for (int k = 0; k < 3; ++k) {
-        out += ' ';
-        append_double(out, s.positions[3 * i + k]);
-      }
+  }
+  out += "Properties=species:S:1:pos:R:3:id:I:1";
+  for (const auto& p : s.properties)
+    out += ":" + p.name + (p.integer ? ":I:" : ":R:") + std::to_string(p.components);
+  out += " pbc=\"";
+  for (int k = 0; k < 3; ++k) out += std::string(k ? " " : "") + (s.pbc[k] ? "T" : "F");
+  out += '"';
+  for (const auto& [key, value] : s.info) {
+    if (key == "Origin") continue;
+    std::string v = value;
+    std::replace(v.begin(), v.end(), '"', '\'');
+    bool quote = v.empty() || v.find_first_of(" \t") != std::string::npos;
+    out += " " + key + "=" + (quote ? "\"" + v + "\"" : v);
+  }
+  out += '\n';
+}
+
+void format_extxyz_atoms(const Structure& s, std::string& out) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    out += s.species_names[static_cast<std::size_t>(s.species[i])];
+    for (int k = 0; k < 3; ++k) {
       out += ' ';
-      append_int64(out, s.ids[i]);
-      for (const auto& p : s.properties)
-        for (int k = 0; k < p.components; ++k) {
-          double v =
-              p.values[i * static_cast<std::size_t>(p.components) + static_cast<std::size_t>(k)];
-          out += ' ';
-          if (p.integer)
-            append_int64(out, static_cast<std::int64_t>(v));
-          else
-            append_double(out, v);
-        }
-      out += '\n';
+      append_double(out, s.positions[3 * i + k]);
     }
+    out += ' ';
+    append_int64(out, s.ids[i]);
+    for (const auto& p : s.properties)
+      for (int k = 0; k < p.components; ++k) {
+        double v =
+            p.values[i * static_cast<std::size_t>(p.components) + static_cast<std::size_t>(k)];
+        out += ' ';
+        if (p.integer)
+          append_int64(out, static_cast<std::int64_t>(v));
+        else
+          append_double(out, v);
+      }
+    out += '\n';
   }
 }
 

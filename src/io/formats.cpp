@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -96,6 +97,101 @@ void write_structures(const std::string& path, const std::vector<Structure>& fra
       throw Error(path + ": write failed");
   }
   out.commit();
+}
+
+namespace {
+
+// A process without MPI (a library user, a unit test) is rank 0 of 1.
+void rank_and_size(MPI_Comm comm, int* rank, int* ranks) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) return;
+  MPI_Comm_rank(comm, rank);
+  MPI_Comm_size(comm, ranks);
+}
+
+// Writes `text` at `offset` of an MPI-IO file, in pieces that fit an int count.
+void write_at(MPI_File file, MPI_Offset offset, const std::string& text, const std::string& path) {
+  constexpr std::size_t kPiece = std::size_t{1} << 30;
+  for (std::size_t done = 0; done < text.size(); done += kPiece) {
+    const auto n = static_cast<int>(std::min(kPiece, text.size() - done));
+    if (MPI_File_write_at(file, offset + static_cast<MPI_Offset>(done), text.data() + done, n,
+                          MPI_CHAR, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      throw Error(path + ": write failed");
+  }
+}
+
+// Each frame is rank 0's header and then every rank's atom lines, in rank order.
+void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlock>& blocks,
+                         MPI_Comm comm) {
+  int rank = 0, ranks = 1;
+  rank_and_size(comm, &rank, &ranks);
+  MPI_File file;
+  if (MPI_File_open(comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file) !=
+      MPI_SUCCESS)
+    throw Error(path + ": cannot create");
+  MPI_File_set_size(file, 0);
+  std::int64_t frame_start = 0;
+  for (const StructureBlock& b : blocks) {
+    std::string text;
+    if (rank == 0) format_extxyz_header(b.part, b.total, text);
+    format_extxyz_atoms(b.part, text);
+    std::int64_t size = static_cast<std::int64_t>(text.size()), before = 0, frame = 0;
+    MPI_Exscan(&size, &before, 1, MPI_INT64_T, MPI_SUM, comm);
+    MPI_Allreduce(&size, &frame, 1, MPI_INT64_T, MPI_SUM, comm);
+    if (rank == 0) before = 0;  // MPI_Exscan leaves rank 0's result undefined
+    write_at(file, frame_start + before, text, path);
+    frame_start += frame;
+  }
+  if (MPI_File_sync(file) != MPI_SUCCESS || MPI_File_close(&file) != MPI_SUCCESS)
+    throw Error(path + ": write failed");
+}
+
+}  // namespace
+
+std::vector<StructureBlock> read_structure_blocks(const std::string& path,
+                                                  const ReadOptions& options, MPI_Comm comm) {
+  int rank = 0, ranks = 1;
+  rank_and_size(comm, &rank, &ranks);
+  const Format f = options.format == Format::kAuto ? format_from_path(path) : options.format;
+  std::vector<StructureBlock> blocks;
+  if (f == Format::kHDF5) {
+    blocks = read_hdf5_structure_blocks(path, comm);
+    for (const auto& b : blocks) b.part.validate();
+  } else {
+    for (auto& s : read_structures(path, options))
+      blocks.push_back(block_of(std::move(s), rank, ranks));
+  }
+  return blocks;
+}
+
+void write_structure_blocks(const std::string& path, const std::vector<StructureBlock>& blocks,
+                            Format format, MPI_Comm comm) {
+  const Format f = format == Format::kAuto ? format_from_path(path) : format;
+  if (f != Format::kHDF5 && f != Format::kExtXYZ)
+    throw UsageError(path + ": writing " + std::string(format_name(f)) +
+                     " from many ranks is not supported (write extxyz or hdf5)");
+  for (const auto& b : blocks) b.part.validate();
+  int rank = 0, ranks = 1;
+  rank_and_size(comm, &rank, &ranks);
+  // One temporary name for every rank, chosen by rank 0, which renames it once all have written.
+  std::optional<AtomicFile> out;
+  std::string temp;
+  if (rank == 0) {
+    out.emplace(path);
+    temp = out->temp_path().string();
+  }
+  auto length = static_cast<int>(temp.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
+  temp.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(temp.data(), length, MPI_CHAR, 0, comm);
+  if (f == Format::kHDF5)
+    write_hdf5_structure_blocks(temp, blocks, comm);
+  else
+    write_extxyz_blocks(temp, blocks, comm);
+  MPI_Barrier(comm);
+  if (out) out->commit();
+  MPI_Barrier(comm);
 }
 
 }  // namespace symgnn

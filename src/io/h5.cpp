@@ -77,14 +77,20 @@ std::string Location::where(const std::string& name) const {
   return path == "/" ? "/" + name : path + "/" + name;
 }
 
-Handle create_file(const std::string& path) {
+Location Location::member(hid_t child, const std::string& name) const {
+  return {child, file, where(name), xfer, lead};
+}
+
+namespace {
+
+Handle create_with(const std::string& path, hid_t fapl) {
   quiet();
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
   if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
   return f;
 }
 
-Handle open_file_readonly(const std::string& path) {
+Handle open_with(const std::string& path, hid_t fapl) {
   quiet();
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     FILE* probe = std::fopen(path.c_str(), "rb");
@@ -92,9 +98,54 @@ Handle open_file_readonly(const std::string& path) {
     std::fclose(probe);
     throw Error(path + ": not an HDF5 file (truncated or of another format)");
   }
-  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose);
   if (!f.valid()) throw Error(path + ": cannot open HDF5 file (truncated or corrupt?)");
   return f;
+}
+
+// MPI-IO file access and collective transfers when `comm` has more than one rank.
+template <typename Open>
+SharedFile shared(const std::string& path, MPI_Comm comm, Open open) {
+  int ranks = 1, rank = 0, initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Comm_size(comm, &ranks);
+    MPI_Comm_rank(comm, &rank);
+  }
+  SharedFile out;
+  out.lead = rank == 0;
+  if (ranks == 1) {
+    out.file = open(path, H5P_DEFAULT);
+    return out;
+  }
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL);
+  out.file = open(path, fapl.get());
+  out.xfer = Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(out.xfer.get(), H5FD_MPIO_COLLECTIVE);
+  return out;
+}
+
+}  // namespace
+
+Handle create_file(const std::string& path) {
+  return create_with(path, H5P_DEFAULT);
+}
+
+Handle open_file_readonly(const std::string& path) {
+  return open_with(path, H5P_DEFAULT);
+}
+
+Location SharedFile::root(const std::string& path) const {
+  return {file.get(), path, "/", xfer.valid() ? xfer.get() : H5P_DEFAULT, lead};
+}
+
+SharedFile create_shared_file(const std::string& path, MPI_Comm comm) {
+  return shared(path, comm, create_with);
+}
+
+SharedFile open_shared_file_readonly(const std::string& path, MPI_Comm comm) {
+  return shared(path, comm, open_with);
 }
 
 Handle create_group(const Location& at, const std::string& name) {
@@ -137,43 +188,104 @@ std::vector<std::string> member_names(const Location& at) {
   return names;
 }
 
+namespace {
+
+// Rows [first, first + count) of a dataset of shape `dims`, as a file and a memory selection.
+struct Rows {
+  Handle file, memory;
+  Rows(const std::vector<hsize_t>& dims, hsize_t first, hsize_t count) {
+    if (dims.empty()) return;  // a scalar: H5S_ALL
+    file = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), block = dims;
+    if (!dims.empty()) {
+      start[0] = first;
+      block[0] = count;
+    }
+    memory =
+        Handle(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose);
+    if (count == 0) {  // a rank with no rows still takes part in a collective transfer
+      H5Sselect_none(file.get());
+      H5Sselect_none(memory.get());
+    } else {
+      H5Sselect_hyperslab(file.get(), H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr);
+    }
+  }
+  hid_t in_file() const { return file.valid() ? file.get() : H5S_ALL; }
+  hid_t in_memory() const { return memory.valid() ? memory.get() : H5S_ALL; }
+};
+
+hsize_t product(const std::vector<hsize_t>& dims) {
+  hsize_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+}  // namespace
+
 template <typename T>
-void write(const Location& at, const std::string& name, const std::vector<hsize_t>& dims,
-           const T* data) {
+void write_rows(const Location& at, const std::string& name, const std::vector<hsize_t>& dims,
+                hsize_t first, hsize_t count, const T* data) {
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   Handle set(H5Dcreate2(at.id, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
                         H5P_DEFAULT, H5P_DEFAULT),
              H5Dclose);
   if (!set.valid()) fail(at, name, "cannot create dataset");
-  hsize_t total = 1;
-  for (auto d : dims) total *= d;
-  if (total > 0 && H5Dwrite(set.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+  if (product(dims) == 0) return;
+  Rows rows(dims, first, count);
+  if (H5Dwrite(set.get(), native_type<T>(), rows.in_memory(), rows.in_file(), at.xfer, data) < 0)
     fail(at, name, "write failed");
 }
 
 template <typename T>
-std::vector<T> read(const Location& at, const std::string& name, std::vector<hsize_t>& dims) {
+void write(const Location& at, const std::string& name, const std::vector<hsize_t>& dims,
+           const T* data) {
+  write_rows(at, name, dims, 0, at.lead ? dims.at(0) : 0, data);
+}
+
+std::vector<hsize_t> shape(const Location& at, const std::string& name) {
   if (!exists(at, name)) fail(at, name, "dataset is missing");
   Handle set(H5Dopen2(at.id, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!set.valid()) fail(at, name, "cannot open dataset");
   Handle space(H5Dget_space(set.get()), H5Sclose);
   int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) fail(at, name, "cannot read the dataset's shape");
-  dims.assign(static_cast<std::size_t>(rank), 0);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank), 0);
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  hsize_t total = 1;
-  for (auto d : dims) total *= d;
-  std::vector<T> v(static_cast<std::size_t>(total));
-  if (total > 0 &&
-      H5Dread(set.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+  return dims;
+}
+
+template <typename T>
+std::vector<T> read_rows(const Location& at, const std::string& name, hsize_t first,
+                         hsize_t count) {
+  const std::vector<hsize_t> dims = shape(at, name);
+  if (!dims.empty() && first + count > dims[0])
+    fail(at, name,
+         "has " + std::to_string(dims[0]) + " rows, fewer than the " +
+             std::to_string(first + count) + " expected");
+  std::vector<hsize_t> block = dims;
+  if (!block.empty()) block[0] = count;
+  std::vector<T> v(static_cast<std::size_t>(product(block)));
+  if (product(dims) == 0) return v;
+  Handle set(H5Dopen2(at.id, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Rows rows(dims, first, count);
+  if (H5Dread(set.get(), native_type<T>(), rows.in_memory(), rows.in_file(), at.xfer, v.data()) < 0)
     fail(at, name, "read failed (truncated file or a type that does not convert?)");
   return v;
 }
 
-#define SYMGNN_H5_INSTANTIATE(T)                                                           \
-  template void write<T>(const Location&, const std::string&, const std::vector<hsize_t>&, \
-                         const T*);                                                        \
-  template std::vector<T> read<T>(const Location&, const std::string&, std::vector<hsize_t>&);
+template <typename T>
+std::vector<T> read(const Location& at, const std::string& name, std::vector<hsize_t>& dims) {
+  dims = shape(at, name);
+  return read_rows<T>(at, name, 0, dims.empty() ? 0 : dims[0]);
+}
+
+#define SYMGNN_H5_INSTANTIATE(T)                                                                \
+  template void write<T>(const Location&, const std::string&, const std::vector<hsize_t>&,      \
+                         const T*);                                                             \
+  template void write_rows<T>(const Location&, const std::string&, const std::vector<hsize_t>&, \
+                              hsize_t, hsize_t, const T*);                                      \
+  template std::vector<T> read<T>(const Location&, const std::string&, std::vector<hsize_t>&);  \
+  template std::vector<T> read_rows<T>(const Location&, const std::string&, hsize_t, hsize_t);
 SYMGNN_H5_INSTANTIATE(double)
 SYMGNN_H5_INSTANTIATE(float)
 SYMGNN_H5_INSTANTIATE(std::int32_t)
@@ -183,16 +295,22 @@ SYMGNN_H5_INSTANTIATE(std::uint64_t)
 #undef SYMGNN_H5_INSTANTIATE
 
 void write_strings(const Location& at, const std::string& name, const std::vector<std::string>& v) {
-  Handle type = string_type();
-  hsize_t n = v.size();
+  std::size_t width = 1;
+  for (const auto& x : v) width = std::max(width, x.size() + 1);
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), width);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const hsize_t n = v.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   Handle set(H5Dcreate2(at.id, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                         H5P_DEFAULT),
              H5Dclose);
   if (!set.valid()) fail(at, name, "cannot create dataset");
-  std::vector<const char*> ptrs;
-  for (const auto& s : v) ptrs.push_back(s.c_str());
-  if (n > 0 && H5Dwrite(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+  if (n == 0) return;
+  std::string chars(n * width, '\0');
+  for (std::size_t i = 0; i < v.size(); ++i) v[i].copy(&chars[i * width], v[i].size());
+  Rows rows({n}, 0, at.lead ? n : 0);
+  if (H5Dwrite(set.get(), type.get(), rows.in_memory(), rows.in_file(), at.xfer, chars.data()) < 0)
     fail(at, name, "write failed");
 }
 
@@ -201,16 +319,28 @@ std::vector<std::string> read_strings(const Location& at, const std::string& nam
   Handle set(H5Dopen2(at.id, name.c_str(), H5P_DEFAULT), H5Dclose);
   Handle space(H5Dget_space(set.get()), H5Sclose);
   Handle file_type(H5Dget_type(set.get()), H5Tclose);
-  if (H5Tget_class(file_type.get()) != H5T_STRING || H5Tis_variable_str(file_type.get()) <= 0)
-    fail(at, name, "expected a dataset of variable-length strings");
-  hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-  Handle type = string_type();
-  if (n > 0 && H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
-    fail(at, name, "read failed");
+  if (H5Tget_class(file_type.get()) != H5T_STRING) fail(at, name, "expected a dataset of strings");
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   std::vector<std::string> out;
-  for (char* p : ptrs) out.emplace_back(p ? p : "");
-  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  if (n <= 0) return out;
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+    Handle type = string_type();
+    if (H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, at.xfer, ptrs.data()) < 0)
+      fail(at, name, "read failed");
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    return out;
+  }
+  const std::size_t width = H5Tget_size(file_type.get());
+  std::string chars(static_cast<std::size_t>(n) * width, '\0');
+  if (H5Dread(set.get(), file_type.get(), H5S_ALL, H5S_ALL, at.xfer, chars.data()) < 0)
+    fail(at, name, "read failed");
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    std::string x = chars.substr(i * width, width);
+    x.erase(std::find(x.begin(), x.end(), '\0'), x.end());
+    out.push_back(std::move(x));
+  }
   return out;
 }
 

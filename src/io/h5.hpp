@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hdf5.h>
+#include <mpi.h>
 
 #include <cstdint>
 #include <string>
@@ -34,11 +35,27 @@ struct Location {
   hid_t id;
   std::string file;
   std::string path;  // object path inside the file, "/" for the root
+  // In a file every rank of a job has open (SharedFile), datasets move with collective transfers
+  // and only the lead rank writes the data all ranks share (cell, species table, ...).
+  hid_t xfer = H5P_DEFAULT;
+  bool lead = true;
   std::string where(const std::string& name) const;
+  Location member(hid_t child, const std::string& name) const;  // keeps xfer and lead
 };
 
 Handle create_file(const std::string& path);         // truncates
 Handle open_file_readonly(const std::string& path);  // Error if it is not an HDF5 file
+
+// A file opened by every rank of `comm` together (MPI-IO); with one rank, an ordinary file. Every
+// rank then makes the same calls in the same order: creating groups, datasets and attributes is
+// collective, and so is each read_rows/write_rows, where each rank moves its own rows.
+struct SharedFile {
+  Handle file, xfer;
+  bool lead = true;
+  Location root(const std::string& path) const;
+};
+SharedFile create_shared_file(const std::string& path, MPI_Comm comm);
+SharedFile open_shared_file_readonly(const std::string& path, MPI_Comm comm);
 Handle create_group(const Location& at, const std::string& name);
 Handle open_group(const Location& at, const std::string& name);
 bool exists(const Location& at, const std::string& name);
@@ -51,6 +68,18 @@ void write(const Location& at, const std::string& name, const std::vector<hsize_
 template <typename T>
 std::vector<T> read(const Location& at, const std::string& name, std::vector<hsize_t>& dims);
 
+// A dataset's shape; Error if it is missing.
+std::vector<hsize_t> shape(const Location& at, const std::string& name);
+// Rows [first, first + count) along the first dimension of a dataset.
+template <typename T>
+std::vector<T> read_rows(const Location& at, const std::string& name, hsize_t first, hsize_t count);
+// Creates a dataset of shape `dims` and writes this rank's rows [first, first + count) into it.
+template <typename T>
+void write_rows(const Location& at, const std::string& name, const std::vector<hsize_t>& dims,
+                hsize_t first, hsize_t count, const T* data);
+
+// Fixed-length UTF-8 strings (what parallel HDF5 can write); read_strings also reads
+// variable-length ones.
 void write_strings(const Location& at, const std::string& name, const std::vector<std::string>& v);
 std::vector<std::string> read_strings(const Location& at, const std::string& name);
 

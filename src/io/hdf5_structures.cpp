@@ -29,49 +29,84 @@ void expect_shape(const h5::Location& at, const std::string& name, const std::ve
 
 }  // namespace
 
-void write_hdf5_structures(const std::string& path, const std::vector<Structure>& frames) {
-  h5::Handle file = h5::create_file(path);
-  h5::Location root{file.get(), path, "/"};
+namespace {
+
+struct BlockRef {  // a block without copying it: a whole structure is a block of itself
+  const Structure* part;
+  std::int64_t first, total;
+};
+
+void write_blocks(const std::string& path, const std::vector<BlockRef>& blocks, MPI_Comm comm) {
+  h5::SharedFile file = h5::create_shared_file(path, comm);
+  h5::Location root = file.root(path);
   h5::write_attribute(root, "format", std::string(kStructureFormatName));
   h5::write_attribute(root, "format_version", std::int64_t{kStructureFormatVersion});
   h5::Handle all = h5::create_group(root, "structures");
-  h5::Location all_at{all.get(), path, "/structures"};
-  h5::write_attribute(all_at, "count", static_cast<std::int64_t>(frames.size()));
-  for (std::size_t f = 0; f < frames.size(); ++f) {
-    const Structure& s = frames[f];
+  h5::Location all_at = root.member(all.get(), "structures");
+  h5::write_attribute(all_at, "count", static_cast<std::int64_t>(blocks.size()));
+  for (std::size_t f = 0; f < blocks.size(); ++f) {
+    const Structure& s = *blocks[f].part;
     const std::string name = frame_group_name(f);
     h5::Handle g = h5::create_group(all_at, name);
-    h5::Location at{g.get(), path, "/structures/" + name};
-    const auto n = static_cast<hsize_t>(s.size());
+    h5::Location at = all_at.member(g.get(), name);
+    const auto n = static_cast<hsize_t>(blocks[f].total);
+    const auto first = static_cast<hsize_t>(blocks[f].first), count = hsize_t{s.size()};
     h5::write_attribute(at, "source", s.source);
     h5::write(at, "cell", {3, 3}, s.cell.h.data());
     h5::write(at, "origin", {3}, s.cell.origin.data());
     std::uint8_t pbc[3] = {s.pbc[0], s.pbc[1], s.pbc[2]};
     h5::write(at, "pbc", {3}, pbc);
-    h5::write(at, "positions", {n, 3}, s.positions.data());
-    h5::write(at, "species", {n}, s.species.data());
+    h5::write_rows(at, "positions", {n, 3}, first, count, s.positions.data());
+    h5::write_rows(at, "species", {n}, first, count, s.species.data());
     h5::write_strings(at, "species_names", s.species_names);
-    h5::write(at, "ids", {n}, s.ids.data());
+    h5::write_rows(at, "ids", {n}, first, count, s.ids.data());
     h5::Handle props = h5::create_group(at, "properties");
-    h5::Location props_at{props.get(), path, at.path + "/properties"};
+    h5::Location props_at = at.member(props.get(), "properties");
     for (const auto& p : s.properties) {
       std::vector<hsize_t> dims{n};
       if (p.components > 1) dims.push_back(static_cast<hsize_t>(p.components));
-      h5::write(props_at, p.name, dims, p.values.data());
+      h5::write_rows(props_at, p.name, dims, first, count, p.values.data());
       h5::Handle set(H5Dopen2(props.get(), p.name.c_str(), H5P_DEFAULT), H5Dclose);
-      h5::write_attribute({set.get(), path, props_at.where(p.name)}, "integer",
-                          std::int64_t{p.integer});
+      h5::write_attribute(props_at.member(set.get(), p.name), "integer", std::int64_t{p.integer});
     }
     h5::Handle info = h5::create_group(at, "info");
     for (const auto& [key, value] : s.info)
-      h5::write_attribute({info.get(), path, at.path + "/info"}, key, value);
+      h5::write_attribute(at.member(info.get(), "info"), key, value);
   }
-  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
+  if (H5Fflush(file.file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
+}
+
+}  // namespace
+
+void write_hdf5_structures(const std::string& path, const std::vector<Structure>& frames) {
+  std::vector<BlockRef> blocks;
+  for (const auto& s : frames) blocks.push_back({&s, 0, static_cast<std::int64_t>(s.size())});
+  write_blocks(path, blocks, MPI_COMM_SELF);
+}
+
+void write_hdf5_structure_blocks(const std::string& path, const std::vector<StructureBlock>& blocks,
+                                 MPI_Comm comm) {
+  std::vector<BlockRef> refs;
+  for (const auto& b : blocks) refs.push_back({&b.part, b.first, b.total});
+  write_blocks(path, refs, comm);
 }
 
 std::vector<Structure> read_hdf5_structures(const std::string& path) {
-  h5::Handle file = h5::open_file_readonly(path);
-  h5::Location root{file.get(), path, "/"};
+  std::vector<Structure> frames;
+  for (auto& b : read_hdf5_structure_blocks(path, MPI_COMM_SELF))
+    frames.push_back(std::move(b.part));
+  return frames;
+}
+
+std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, MPI_Comm comm) {
+  int rank = 0, ranks = 1, initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &ranks);
+  }
+  h5::SharedFile file = h5::open_shared_file_readonly(path, comm);
+  h5::Location root = file.root(path);
   if (!h5::has_attribute(root, "format") ||
       h5::read_string_attribute(root, "format") != kStructureFormatName)
     throw Error(path + ": not a symgnn-dist structure file (attribute /format should be '" +
@@ -82,12 +117,13 @@ std::vector<Structure> read_hdf5_structures(const std::string& path) {
                 " is not supported (this build reads version " +
                 std::to_string(kStructureFormatVersion) + ")");
   h5::Handle all = h5::open_group(root, "structures");
-  h5::Location all_at{all.get(), path, "/structures"};
-  std::vector<Structure> frames;
+  h5::Location all_at = root.member(all.get(), "structures");
+  std::vector<StructureBlock> frames;
   for (const std::string& name : h5::member_names(all_at)) {
     h5::Handle g = h5::open_group(all_at, name);
-    h5::Location at{g.get(), path, "/structures/" + name};
-    Structure s;
+    h5::Location at = all_at.member(g.get(), name);
+    StructureBlock b;
+    Structure& s = b.part;
     s.source = h5::has_attribute(at, "source") ? h5::read_string_attribute(at, "source")
                                                : path + "#" + name;
     std::vector<hsize_t> dims;
@@ -100,26 +136,32 @@ std::vector<Structure> read_hdf5_structures(const std::string& path) {
     auto pbc = h5::read<std::uint8_t>(at, "pbc", dims);
     expect_shape(at, "pbc", dims, {3});
     for (int k = 0; k < 3; ++k) s.pbc[k] = pbc[k] != 0;
-    s.species = h5::read<std::int32_t>(at, "species", dims);
-    if (dims.size() != 1) expect_shape(at, "species", dims, {s.species.size()});
-    const hsize_t n = s.species.size();
-    s.positions = h5::read<double>(at, "positions", dims);
-    expect_shape(at, "positions", dims, {n, 3});
-    s.ids = h5::read<std::int64_t>(at, "ids", dims);
-    expect_shape(at, "ids", dims, {n});
+    dims = h5::shape(at, "species");
+    if (dims.size() != 1) expect_shape(at, "species", dims, {dims.empty() ? 0 : dims[0]});
+    const hsize_t n = dims[0];
+    b.total = static_cast<std::int64_t>(n);
+    b.first = block_start(b.total, rank, ranks);
+    const auto first = static_cast<hsize_t>(b.first);
+    const auto count = static_cast<hsize_t>(block_start(b.total, rank + 1, ranks)) - first;
+    expect_shape(at, "positions", h5::shape(at, "positions"), {n, 3});
+    expect_shape(at, "ids", h5::shape(at, "ids"), {n});
+    s.species = h5::read_rows<std::int32_t>(at, "species", first, count);
+    s.positions = h5::read_rows<double>(at, "positions", first, count);
+    s.ids = h5::read_rows<std::int64_t>(at, "ids", first, count);
     s.species_names = h5::read_strings(at, "species_names");
     if (h5::exists(at, "properties")) {
       h5::Handle props = h5::open_group(at, "properties");
-      h5::Location props_at{props.get(), path, at.path + "/properties"};
+      h5::Location props_at = at.member(props.get(), "properties");
       for (const std::string& pname : h5::member_names(props_at)) {
         AtomProperty p;
         p.name = pname;
-        p.values = h5::read<double>(props_at, pname, dims);
+        dims = h5::shape(props_at, pname);
         if (dims.empty() || dims[0] != n || dims.size() > 2)
           expect_shape(props_at, pname, dims, {n});
         p.components = dims.size() == 2 ? static_cast<int>(dims[1]) : 1;
+        p.values = h5::read_rows<double>(props_at, pname, first, count);
         h5::Handle set(H5Dopen2(props.get(), pname.c_str(), H5P_DEFAULT), H5Dclose);
-        h5::Location set_at{set.get(), path, props_at.where(pname)};
+        h5::Location set_at = props_at.member(set.get(), pname);
         p.integer =
             h5::has_attribute(set_at, "integer") && h5::read_int_attribute(set_at, "integer") != 0;
         s.properties.push_back(std::move(p));
@@ -127,11 +169,11 @@ std::vector<Structure> read_hdf5_structures(const std::string& path) {
     }
     if (h5::exists(at, "info")) {
       h5::Handle info = h5::open_group(at, "info");
-      h5::Location info_at{info.get(), path, at.path + "/info"};
+      h5::Location info_at = at.member(info.get(), "info");
       for (const std::string& key : h5::attribute_names(info_at))
         s.info.emplace_back(key, h5::read_string_attribute(info_at, key));
     }
-    frames.push_back(std::move(s));
+    frames.push_back(std::move(b));
   }
   if (frames.empty()) throw Error(path + ": /structures holds no structures");
   return frames;

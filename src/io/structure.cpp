@@ -62,6 +62,35 @@ void Structure::validate() const {
         "periodic");
 }
 
+std::int64_t block_start(std::int64_t n, int rank, int ranks) {
+  return n * rank / ranks;
+}
+
+int block_rank(std::int64_t n, std::int64_t i, int ranks) {
+  return static_cast<int>(((i + 1) * ranks - 1) / n);  // the last rank with block_start <= i
+}
+
+StructureBlock block_of(Structure s, int rank, int ranks) {
+  StructureBlock b;
+  b.total = static_cast<std::int64_t>(s.size());
+  b.first = block_start(b.total, rank, ranks);
+  const auto lo = static_cast<std::size_t>(b.first);
+  const auto hi = static_cast<std::size_t>(block_start(b.total, rank + 1, ranks));
+  if (lo > 0 || hi < s.size()) {
+    auto slice = [&](auto& v, std::size_t width) {
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(hi * width), v.end());
+      v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(lo * width));
+      v.shrink_to_fit();
+    };
+    slice(s.positions, 3);
+    slice(s.species, 1);
+    slice(s.ids, 1);
+    for (auto& p : s.properties) slice(p.values, static_cast<std::size_t>(p.components));
+  }
+  b.part = std::move(s);
+  return b;
+}
+
 Structure replicate(const Structure& s, std::array<int, 3> n) {
   for (int k = 0; k < 3; ++k) {
     if (n[k] < 1) throw Error("replicate: counts must be at least 1");

@@ -41,6 +41,22 @@ struct Structure {
   void validate() const;
 };
 
+// One rank's share of a structure too large for every rank to hold: atoms [first, first +
+// part.size()) of `total`, with the whole structure's cell, species table, columns and metadata.
+struct StructureBlock {
+  Structure part;
+  std::int64_t first = 0;
+  std::int64_t total = 0;
+};
+
+// Where rank `rank` of `ranks` starts its block of n atoms: blocks are contiguous and differ in
+// size by at most one atom (block_start(n, ranks, ranks) == n).
+std::int64_t block_start(std::int64_t n, int rank, int ranks);
+// The rank whose block holds atom i.
+int block_rank(std::int64_t n, std::int64_t i, int ranks);
+// Rank `rank`'s block of a whole structure.
+StructureBlock block_of(Structure s, int rank, int ranks);
+
 // The structure repeated nx × ny × nz times along its lattice vectors (periodic directions only).
 // Atom ids of copy c (0-based, x fastest) become id + c · (max id), so they stay unique.
 Structure replicate(const Structure& s, std::array<int, 3> n);

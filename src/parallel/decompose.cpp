@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "graph/spatial_order.hpp"
+#include "parallel/alltoall.hpp"
 #include "parallel/domain.hpp"
 
 namespace symgnn {
@@ -20,177 +23,253 @@ void Layout::validate() const {
 
 namespace {
 
-// One structure of the group, seen from every subdomain.
-struct Split {
-  const Structure* s = nullptr;
-  std::int64_t first_id = 0;        // node_id of its atom 0 in the whole batch
-  std::vector<double> frac, wrap;   // wrapped fractional and Cartesian positions, 3 per atom
-  std::vector<int> owner;           // subdomain of each atom
-  std::vector<std::int64_t> place;  // each atom's place among its owner's atoms of this structure
-  std::vector<std::vector<std::int64_t>> atoms;  // per subdomain: its atoms, in spatial order
-  std::vector<std::int64_t> ghosts;              // this rank's ghosts: atom
-  std::vector<Image> ghost_images;               //   and image
-  std::string grid;
+// An atom on its way from the rank that read it to the rank that owns it.
+struct AtomRecord {
+  std::int64_t atom;       // index in its structure
+  std::int32_t structure;  // index in the batch
+  std::int32_t species;    // the model's species code
+  double position[3];      // as read
+  double label;
 };
 
-Split split_structure(const Structure& s, std::int64_t first_id, const Layout& layout, int sub,
-                      double cutoff) {
-  Split sp;
-  sp.s = &s;
-  sp.first_id = first_id;
-  const ProcGrid grid =
-      layout.grid == "auto" ? choose_grid(layout.group_size(), s.cell) : parse_grid(layout.grid);
-  sp.grid = grid.str();
-  const Domain domain(s.cell, s.pbc, grid);
-  const auto n = static_cast<std::int64_t>(s.size());
-  sp.frac = wrapped_fractional(s.cell, s.pbc, s.positions);
-  sp.wrap.resize(sp.frac.size());
-  sp.owner.resize(static_cast<std::size_t>(n));
-  sp.atoms.resize(static_cast<std::size_t>(grid.count()));
-  for (std::int64_t i = 0; i < n; ++i) {
-    to_cartesian(s.cell, &sp.frac[3 * i], &sp.wrap[3 * i]);
-    sp.owner[i] = domain.owner(&sp.frac[3 * i]);
-    sp.atoms[static_cast<std::size_t>(sp.owner[i])].push_back(i);
+// A ghost: one periodic image of an owned atom, for a rank within reach of it.
+struct GhostRecord {
+  std::int64_t atom;
+  std::int64_t owner_index;  // the atom's place among its owner's nodes
+  std::int32_t structure;
+  std::int32_t species;
+  double wrapped[3];  // the owner's wrapped Cartesian position, before the image's shift
+  Image image;
+};
+
+// One structure of the batch as this rank sees it.
+struct Split {
+  const StructureBlock* block = nullptr;
+  std::int64_t first_id = 0;  // node_id of its atom 0 in the whole batch
+  int group = 0;              // the group of ranks it belongs to
+  std::string grid;
+  std::unique_ptr<Domain> domain;
+  // This rank's own atoms (if the structure is its group's), in spatial order: index in the
+  // structure, wrapped fractional and Cartesian positions, species code, label.
+  std::vector<std::int64_t> atoms;
+  std::vector<double> frac, wrap;
+  std::vector<std::int32_t> species;
+  std::vector<double> label;
+  std::int64_t own0 = 0;            // where its own atoms start among this rank's nodes
+  std::vector<GhostRecord> ghosts;  // ghosts received, by (atom, image)
+  std::vector<int> ghost_rank;
+};
+
+// The owners' side of the split of one structure: its own atoms in spatial order.
+void take_own_atoms(Split& sp, std::vector<AtomRecord> own) {
+  const Structure& s = sp.block->part;
+  const auto n = own.size();
+  std::vector<double> pos(3 * n);
+  for (std::size_t k = 0; k < n; ++k)
+    std::copy(own[k].position, own[k].position + 3,
+              pos.begin() + static_cast<std::ptrdiff_t>(3 * k));
+  const std::vector<std::int64_t> order = spatial_order(pos);
+  const std::vector<double> frac = wrapped_fractional(s.cell, s.pbc, pos);
+  sp.atoms.resize(n);
+  sp.species.resize(n);
+  sp.label.resize(n);
+  sp.frac.resize(3 * n);
+  sp.wrap.resize(3 * n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto i = static_cast<std::size_t>(order[k]);
+    sp.atoms[k] = own[i].atom;
+    sp.species[k] = own[i].species;
+    sp.label[k] = own[i].label;
+    std::copy(&frac[3 * i], &frac[3 * i] + 3, &sp.frac[3 * k]);
+    to_cartesian(s.cell, &sp.frac[3 * k], &sp.wrap[3 * k]);
   }
-  // Each subdomain's atoms in spatial order (every rank computes every owner's numbering, so
-  // ghosts know their owners' local indices without asking).
-  sp.place.resize(static_cast<std::size_t>(n));
-  for (auto& list : sp.atoms) {
-    std::vector<double> pos;
-    pos.reserve(3 * list.size());
-    for (std::int64_t i : list)
-      pos.insert(pos.end(), s.positions.begin() + 3 * i, s.positions.begin() + 3 * i + 3);
-    const std::vector<std::int64_t> order = spatial_order(pos);
-    std::vector<std::int64_t> sorted(list.size());
-    for (std::size_t k = 0; k < list.size(); ++k) {
-      sorted[k] = list[static_cast<std::size_t>(order[k])];
-      sp.place[static_cast<std::size_t>(sorted[k])] = static_cast<std::int64_t>(k);
+}
+
+// Ghost copies of this rank's own atoms of a structure for every subdomain of its group within
+// reach: every image of every atom inside a subdomain's box grown by the cutoff (a box test in
+// fractional coordinates through the perpendicular widths: it can only include too many), except
+// a subdomain's own atoms themselves. Thin subdomains simply reach several subdomains away.
+void send_ghosts(const Split& sp, std::int32_t structure, int sub, int base, double cutoff,
+                 std::vector<std::vector<GhostRecord>>& out) {
+  const Domain& domain = *sp.domain;
+  const int subdomains = domain.grid().count();
+  for (int q = 0; q < subdomains; ++q) {
+    double lo[3], hi[3];
+    int nmin[3], nmax[3];
+    for (int k = 0; k < 3; ++k) {
+      const double r = domain.reach(cutoff, k) + 1e-9;
+      lo[k] = domain.lo(q, k) - r;
+      hi[k] = domain.hi(q, k) + r;
+      nmin[k] = static_cast<int>(std::floor(lo[k])) - 1;
+      nmax[k] = static_cast<int>(std::ceil(hi[k])) + 1;
+      if (nmax[k] > 15 || nmin[k] < -15)
+        throw UsageError(sp.block->part.source +
+                         ": the cutoff reaches more than 15 boxes away; the box is too thin");
     }
-    list = std::move(sorted);
-  }
-  // Ghosts: every image of every atom within reach of this subdomain (a box test in fractional
-  // coordinates through the perpendicular widths: it can only include too many), except the
-  // subdomain's own atoms themselves. Thin subdomains simply reach several subdomains away.
-  double lo[3], hi[3];
-  int nmin[3], nmax[3];
-  for (int k = 0; k < 3; ++k) {
-    const double r = domain.reach(cutoff, k) + 1e-9;
-    lo[k] = domain.lo(sub, k) - r;
-    hi[k] = domain.hi(sub, k) + r;
-    nmin[k] = static_cast<int>(std::floor(lo[k])) - 1;
-    nmax[k] = static_cast<int>(std::ceil(hi[k])) + 1;
-    if (nmax[k] > 15 || nmin[k] < -15)
-      throw UsageError(s.source +
-                       ": the cutoff reaches more than 15 boxes away; the box is too thin");
-  }
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double* f = &sp.frac[3 * i];
-    for (int a = nmin[0]; a <= nmax[0]; ++a) {
-      if (f[0] + a < lo[0] || f[0] + a >= hi[0]) continue;
-      for (int b = nmin[1]; b <= nmax[1]; ++b) {
-        if (f[1] + b < lo[1] || f[1] + b >= hi[1]) continue;
-        for (int c = nmin[2]; c <= nmax[2]; ++c) {
-          if (f[2] + c < lo[2] || f[2] + c >= hi[2]) continue;
-          if (a == 0 && b == 0 && c == 0 && sp.owner[i] == sub) continue;
-          sp.ghosts.push_back(i);
-          sp.ghost_images.push_back(Image{static_cast<std::int8_t>(a), static_cast<std::int8_t>(b),
-                                          static_cast<std::int8_t>(c)});
+    auto& to = out[static_cast<std::size_t>(base + q)];
+    for (std::size_t k = 0; k < sp.atoms.size(); ++k) {
+      const double* f = &sp.frac[3 * k];
+      for (int a = nmin[0]; a <= nmax[0]; ++a) {
+        if (f[0] + a < lo[0] || f[0] + a >= hi[0]) continue;
+        for (int b = nmin[1]; b <= nmax[1]; ++b) {
+          if (f[1] + b < lo[1] || f[1] + b >= hi[1]) continue;
+          for (int c = nmin[2]; c <= nmax[2]; ++c) {
+            if (f[2] + c < lo[2] || f[2] + c >= hi[2]) continue;
+            if (a == 0 && b == 0 && c == 0 && q == sub) continue;
+            GhostRecord g{sp.atoms[k],
+                          sp.own0 + static_cast<std::int64_t>(k),
+                          structure,
+                          sp.species[k],
+                          {},
+                          Image{static_cast<std::int8_t>(a), static_cast<std::int8_t>(b),
+                                static_cast<std::int8_t>(c)}};
+            std::copy(&sp.wrap[3 * k], &sp.wrap[3 * k] + 3, g.wrapped);
+            to.push_back(g);
+          }
         }
       }
     }
   }
-  return sp;
 }
 
 }  // namespace
 
-LocalBatch decompose(const std::vector<const Structure*>& structures, const Layout& layout,
-                     int rank, const std::vector<std::string>& species_names,
+LocalBatch decompose(const std::vector<const StructureBlock*>& blocks, const Layout& layout,
+                     MPI_Comm world, const std::vector<std::string>& species_names,
                      const std::string& label, const NeighborOptions& options) {
   layout.validate();
+  int rank = 0;
+  MPI_Comm_rank(world, &rank);
   const int gsize = layout.group_size();
   const int group = rank / gsize, sub = rank % gsize, base = group * gsize;
+  const auto ranks = static_cast<std::size_t>(layout.ranks);
   LocalBatch out;
   GraphBatch& b = out.batch;
 
-  // The group's structures, split.
-  std::vector<Split> splits;
+  // Every structure's split, and its atoms of this rank's blocks sent to their owners.
+  std::vector<Split> splits(blocks.size());
+  std::vector<std::vector<AtomRecord>> to_owner(ranks);
   std::int64_t first_id = 0;
-  for (std::size_t s = 0; s < structures.size(); ++s) {
-    if (static_cast<int>(s % static_cast<std::size_t>(layout.groups)) == group) {
-      splits.push_back(split_structure(*structures[s], first_id, layout, sub, options.cutoff));
-      out.grids.push_back(splits.back().grid);
-      b.sources.push_back(structures[s]->source);
+  for (std::size_t s = 0; s < blocks.size(); ++s) {
+    Split& sp = splits[s];
+    const Structure& st = blocks[s]->part;
+    sp.block = blocks[s];
+    sp.first_id = first_id;
+    first_id += blocks[s]->total;
+    sp.group = static_cast<int>(s % static_cast<std::size_t>(layout.groups));
+    const ProcGrid grid =
+        layout.grid == "auto" ? choose_grid(gsize, st.cell) : parse_grid(layout.grid);
+    sp.grid = grid.str();
+    sp.domain = std::make_unique<Domain>(st.cell, st.pbc, grid);
+    const std::vector<std::int32_t> code = species_codes(st, species_names);
+    const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
+    const std::vector<double> frac = wrapped_fractional(st.cell, st.pbc, st.positions);
+    for (std::size_t i = 0; i < st.size(); ++i) {
+      AtomRecord a{blocks[s]->first + static_cast<std::int64_t>(i),
+                   static_cast<std::int32_t>(s),
+                   code[static_cast<std::size_t>(st.species[i])],
+                   {},
+                   y ? y->values[i * static_cast<std::size_t>(y->components)] : 0.0};
+      std::copy(&st.positions[3 * i], &st.positions[3 * i] + 3, a.position);
+      const int owner = sp.group * gsize + sp.domain->owner(&frac[3 * i]);
+      to_owner[static_cast<std::size_t>(owner)].push_back(a);
     }
-    first_id += static_cast<std::int64_t>(structures[s]->size());
   }
   if (first_id > (std::int64_t{1} << 32))
     throw Error("decompose: more than 2^32 atoms in one batch");
+  std::vector<int> from;
+  std::vector<AtomRecord> mine =
+      alltoall_records(world, to_owner, &from, "sending atoms to their owners");
+  to_owner.clear();
+  // Received in rank order, so in structure order and, within one, by index (blocks are ranges).
+  std::stable_sort(mine.begin(), mine.end(), [](const AtomRecord& x, const AtomRecord& y) {
+    return x.structure < y.structure || (x.structure == y.structure && x.atom < y.atom);
+  });
 
-  // Local numbering: own atoms of every structure, then the ghosts of every structure.
-  // owner_base[s][q]: where subdomain q's atoms of structure s start among q's own nodes.
-  std::vector<std::vector<std::int64_t>> owner_base(splits.size(),
-                                                    std::vector<std::int64_t>(gsize, 0));
-  for (std::size_t s = 1; s < splits.size(); ++s)
-    for (int q = 0; q < gsize; ++q)
-      owner_base[s][static_cast<std::size_t>(q)] =
-          owner_base[s - 1][static_cast<std::size_t>(q)] +
-          static_cast<std::int64_t>(splits[s - 1].atoms[static_cast<std::size_t>(q)].size());
-  std::int64_t owned = 0, ghosts = 0;
-  for (const Split& sp : splits) {
-    owned += static_cast<std::int64_t>(sp.atoms[static_cast<std::size_t>(sub)].size());
-    ghosts += static_cast<std::int64_t>(sp.ghosts.size());
+  // Own atoms (numbered first, structure after structure), and ghosts for the ranks in reach.
+  std::vector<std::vector<GhostRecord>> to_ghost(ranks);
+  std::int64_t owned = 0;
+  auto next = mine.begin();
+  for (std::size_t s = 0; s < splits.size(); ++s) {
+    Split& sp = splits[s];
+    if (sp.group != group) continue;
+    auto end = std::find_if(next, mine.end(), [&](const AtomRecord& a) {
+      return a.structure != static_cast<std::int32_t>(s);
+    });
+    take_own_atoms(sp, {next, end});
+    next = end;
+    sp.own0 = owned;
+    owned += static_cast<std::int64_t>(sp.atoms.size());
+    send_ghosts(sp, static_cast<std::int32_t>(s), sub, base, options.cutoff, to_ghost);
+    out.grids.push_back(sp.grid);
+    b.sources.push_back(sp.block->part.source);
   }
+  mine.clear();
+  std::vector<GhostRecord> ghosts = alltoall_records(world, to_ghost, &from, "sending ghost atoms");
+  to_ghost.clear();
+  // Ghosts by structure, atom and image: the same order on every rank however they arrived.
+  std::vector<std::size_t> order(ghosts.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto key = [&](std::size_t i) {
+    const GhostRecord& g = ghosts[i];
+    return std::make_tuple(g.structure, g.atom, g.image.a, g.image.b, g.image.c);
+  };
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t x, std::size_t y) { return key(x) < key(y); });
+  for (std::size_t i : order) {
+    Split& sp = splits[static_cast<std::size_t>(ghosts[i].structure)];
+    sp.ghosts.push_back(ghosts[i]);
+    sp.ghost_rank.push_back(from[i]);
+  }
+  ghosts.clear();
+
   b.num_owned = owned;
-  b.num_nodes = owned + ghosts;
+  b.num_nodes = owned;
+  for (const Split& sp : splits) b.num_nodes += static_cast<std::int64_t>(sp.ghosts.size());
   const auto nl = static_cast<std::size_t>(b.num_nodes);
   b.species.resize(nl);
   b.node_id.resize(nl);
   if (!label.empty()) b.label.resize(static_cast<std::size_t>(owned));
   b.offsets.assign(nl + 1, 0);
-  out.ghost_rank.reserve(static_cast<std::size_t>(ghosts));
-  out.ghost_index.reserve(static_cast<std::size_t>(ghosts));
+  out.ghost_rank.reserve(nl - static_cast<std::size_t>(owned));
+  out.ghost_index.reserve(nl - static_cast<std::size_t>(owned));
 
-  std::int64_t own0 = 0, ghost0 = owned;
-  for (std::size_t si = 0; si < splits.size(); ++si) {
-    const Split& sp = splits[si];
-    const Structure& st = *sp.s;
-    const std::vector<std::int32_t> code = species_codes(st, species_names);
-    const AtomProperty* y = label.empty() ? nullptr : &st.require_property(label);
-    const std::vector<std::int64_t>& mine = sp.atoms[static_cast<std::size_t>(sub)];
-    const auto n_own = static_cast<std::int64_t>(mine.size());
+  std::int64_t ghost0 = owned;
+  for (const Split& sp : splits) {
+    if (sp.group != group) continue;
+    const Structure& st = sp.block->part;
+    const auto n_own = static_cast<std::int64_t>(sp.atoms.size());
     const auto n_ghost = static_cast<std::int64_t>(sp.ghosts.size());
 
-    // Local positions: own atoms (wrapped) then ghosts (wrapped + image shift).
+    // Local nodes: own atoms (wrapped) then ghosts (wrapped + image shift).
     std::vector<double> pos(static_cast<std::size_t>(3 * (n_own + n_ghost)));
-    auto atom_of = [&](std::int64_t k) {
-      return k < n_own ? mine[static_cast<std::size_t>(k)]
-                       : sp.ghosts[static_cast<std::size_t>(k - n_own)];
-    };
     auto image_of = [&](std::int64_t k) {
-      return k < n_own ? Image{} : sp.ghost_images[static_cast<std::size_t>(k - n_own)];
+      return k < n_own ? Image{} : sp.ghosts[static_cast<std::size_t>(k - n_own)].image;
+    };
+    auto wrapped = [&](std::int64_t k) {
+      return k < n_own ? &sp.wrap[static_cast<std::size_t>(3 * k)]
+                       : sp.ghosts[static_cast<std::size_t>(k - n_own)].wrapped;
+    };
+    auto atom_of = [&](std::int64_t k) {
+      return k < n_own ? sp.atoms[static_cast<std::size_t>(k)]
+                       : sp.ghosts[static_cast<std::size_t>(k - n_own)].atom;
     };
     for (std::int64_t k = 0; k < n_own + n_ghost; ++k) {
-      const std::int64_t i = atom_of(k);
       double shift[3];
       image_shift(st.cell, image_of(k), shift);
       for (int c = 0; c < 3; ++c)
-        pos[static_cast<std::size_t>(3 * k + c)] = sp.wrap[3 * i + c] + shift[c];
-    }
-    for (std::int64_t k = 0; k < n_own + n_ghost; ++k) {
-      const std::int64_t i = atom_of(k);
-      const auto local = static_cast<std::size_t>(k < n_own ? own0 + k : ghost0 + (k - n_own));
-      b.species[local] = code[static_cast<std::size_t>(st.species[static_cast<std::size_t>(i)])];
-      b.node_id[local] = sp.first_id + i;
+        pos[static_cast<std::size_t>(3 * k + c)] = wrapped(k)[c] + shift[c];
+      const auto local = static_cast<std::size_t>(k < n_own ? sp.own0 + k : ghost0 + (k - n_own));
+      b.node_id[local] = sp.first_id + atom_of(k);
       if (k < n_own) {
-        if (y)
-          b.label[local] =
-              static_cast<float>(y->values[static_cast<std::size_t>(i * y->components)]);
+        b.species[local] = sp.species[static_cast<std::size_t>(k)];
+        if (!label.empty())
+          b.label[local] = static_cast<float>(sp.label[static_cast<std::size_t>(k)]);
       } else {
-        out.ghost_rank.push_back(base + sp.owner[static_cast<std::size_t>(i)]);
-        out.ghost_index.push_back(
-            owner_base[si][static_cast<std::size_t>(sp.owner[static_cast<std::size_t>(i)])] +
-            sp.place[static_cast<std::size_t>(i)]);
+        const GhostRecord& g = sp.ghosts[static_cast<std::size_t>(k - n_own)];
+        b.species[local] = g.species;
+        out.ghost_rank.push_back(sp.ghost_rank[static_cast<std::size_t>(k - n_own)]);
+        out.ghost_index.push_back(g.owner_index);
       }
     }
 
@@ -201,9 +280,9 @@ LocalBatch decompose(const std::vector<const Structure*>& structures, const Layo
     const Graph local = build_graph(Cell{}, {false, false, false}, pos, wide);
     const double rc2 = options.cutoff * options.cutoff;
     for (std::int64_t j = 0; j < n_own; ++j) {
-      const std::int64_t dst_atom = mine[static_cast<std::size_t>(j)];
-      const double* r = &sp.wrap[3 * dst_atom];
-      const auto lj = static_cast<std::size_t>(own0 + j);
+      const std::int64_t dst_atom = atom_of(j);
+      const double* r = wrapped(j);
+      const auto lj = static_cast<std::size_t>(sp.own0 + j);
       for (std::int64_t e = local.offsets[static_cast<std::size_t>(j)];
            e < local.offsets[static_cast<std::size_t>(j) + 1]; ++e) {
         const std::int64_t k = local.src[static_cast<std::size_t>(e)];
@@ -212,10 +291,10 @@ LocalBatch decompose(const std::vector<const Structure*>& structures, const Layo
         if (!options.self_edges && src_atom == dst_atom && n == Image{}) continue;
         double shift[3], cand[3];
         image_shift(st.cell, n, shift);
-        for (int c = 0; c < 3; ++c) cand[c] = sp.wrap[3 * src_atom + c] + shift[c];
+        for (int c = 0; c < 3; ++c) cand[c] = wrapped(k)[c] + shift[c];
         const double dx = r[0] - cand[0], dy = r[1] - cand[1], dz = r[2] - cand[2];
         if (!(dx * dx + dy * dy + dz * dz < rc2)) continue;
-        const std::int64_t src_local = k < n_own ? own0 + k : ghost0 + (k - n_own);
+        const std::int64_t src_local = k < n_own ? sp.own0 + k : ghost0 + (k - n_own);
         b.src.push_back(static_cast<std::int32_t>(src_local));
         b.dst.push_back(static_cast<std::int32_t>(lj));
         b.vec.push_back(static_cast<float>(dx));
@@ -226,7 +305,6 @@ LocalBatch decompose(const std::vector<const Structure*>& structures, const Layo
         ++b.offsets[lj + 1];
       }
     }
-    own0 += n_own;
     ghost0 += n_ghost;
   }
   for (std::size_t i = 0; i < nl; ++i) b.offsets[i + 1] += b.offsets[i];

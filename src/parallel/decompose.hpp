@@ -5,7 +5,13 @@
 // its own atoms of every structure of its group, then ghost copies (periodic images included) of
 // every atom within the cutoff of its subdomains, and every edge into its own atoms, exactly as
 // the whole graph has it (same vectors, bit for bit, and same keys).
+//
+// No rank needs a whole structure: each starts from its block of every structure (as read in
+// parallel, io/formats.hpp), sends each atom to the rank that owns it, and owners send ghost
+// copies to the ranks within reach (two all-to-all exchanges, like LAMMPS's exchange and borders).
 #pragma once
+
+#include <mpi.h>
 
 #include <cstdint>
 #include <string>
@@ -33,9 +39,10 @@ struct LocalBatch {
   std::vector<std::string> grids;         // per structure of the group: the grid used
 };
 
-// This rank's part of the batch made of `structures` (every rank passes all of them).
-LocalBatch decompose(const std::vector<const Structure*>& structures, const Layout& layout,
-                     int rank, const std::vector<std::string>& species_names,
+// This rank's part of the batch made of the structures whose blocks every rank of `world` passes
+// (layout.ranks ranks, the same structures in the same order). Collective over `world`.
+LocalBatch decompose(const std::vector<const StructureBlock*>& blocks, const Layout& layout,
+                     MPI_Comm world, const std::vector<std::string>& species_names,
                      const std::string& label, const NeighborOptions& options);
 
 }  // namespace symgnn

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
+#include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
 
 namespace symgnn {
@@ -41,12 +43,17 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
+std::vector<StructureBlock> read_blocks(const std::vector<std::string>& files,
+                                        const ReadOptions& read) {
+  std::vector<StructureBlock> blocks;
+  for (const auto& f : files)
+    for (auto& b : read_structure_blocks(f, read, MPI_COMM_WORLD)) blocks.push_back(std::move(b));
+  return blocks;
+}
+
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
                        const ModelSetup& setup, bool labelled, const Layout& layout) {
-  std::vector<Structure> structures;
-  for (const auto& f : files)
-    for (auto& s : read_structures(f, read)) structures.push_back(std::move(s));
-  return batch_of(std::move(structures), setup, labelled, layout);
+  return batch_of(read_blocks(files, read), setup, labelled, layout);
 }
 
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
@@ -60,30 +67,31 @@ double learning_rate(const std::string& schedule, double lr, double lr_min, std:
   throw UsageError("unknown learning-rate schedule '" + schedule + "' (constant or cosine)");
 }
 
-LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled,
+LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup, bool labelled,
                      const Layout& layout) {
   LoadedBatch out;
-  out.structures = std::move(structures);
-  if (out.structures.empty()) throw UsageError("no structures to load");
+  out.blocks = std::move(blocks);
+  if (out.blocks.empty()) throw UsageError("no structures to load");
   NeighborOptions nopt;
   nopt.cutoff = setup.cutoff;
   nopt.self_edges = setup.self_edges;
-  std::vector<const Structure*> sp;
-  for (const auto& s : out.structures) {
-    sp.push_back(&s);
-    out.atoms += static_cast<std::int64_t>(s.size());
-  }
+  for (const auto& b : out.blocks) out.atoms += b.total;
   const std::string label = labelled ? setup.label : "";
   if (layout.ranks > 1) {
-    LocalBatch part = decompose(sp, layout, mpi::rank(), setup.model.species, label, nopt);
+    std::vector<const StructureBlock*> bp;
+    for (const auto& b : out.blocks) bp.push_back(&b);
+    LocalBatch part = decompose(bp, layout, MPI_COMM_WORLD, setup.model.species, label, nopt);
     out.comm = std::make_unique<Comm>(MPI_COMM_WORLD, part.batch.num_owned, part.ghost_rank,
                                       part.ghost_index);
     out.batch = std::move(part.batch);
     return out;
   }
+  std::vector<const Structure*> sp;
   std::vector<Graph> graphs;
-  for (const auto& s : out.structures)
-    graphs.push_back(build_graph(s.cell, s.pbc, s.positions, nopt));
+  for (const auto& b : out.blocks) {
+    sp.push_back(&b.part);
+    graphs.push_back(build_graph(b.part.cell, b.part.pbc, b.part.positions, nopt));
+  }
   std::vector<const Graph*> gp;
   for (const auto& g : graphs) gp.push_back(&g);
   out.batch = make_batch(sp, gp, setup.model.species, label);
@@ -134,37 +142,37 @@ std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
   return out;
 }
 
-std::vector<double> in_input_order(const LoadedBatch& loaded, const std::vector<double>& values) {
+std::vector<double> to_blocks(const LoadedBatch& loaded, const std::vector<double>& values) {
   const GraphBatch& b = loaded.batch;
-  if (!loaded.comm) {
-    std::vector<double> out(values.size());
-    for (std::size_t i = 0; i < out.size(); ++i)
-      out[static_cast<std::size_t>(b.node_id[i])] = values[i];
-    return out;
+  // Where each structure starts in the batch (node_id) and among this rank's block values.
+  std::vector<std::int64_t> first_id{0}, first_value{0};
+  for (const auto& block : loaded.blocks) {
+    first_id.push_back(first_id.back() + block.total);
+    first_value.push_back(first_value.back() + static_cast<std::int64_t>(block.part.size()));
   }
-  // Gathered on rank 0 as (input index, value) pairs.
-  const int ranks = mpi::size();
-  int mine = static_cast<int>(values.size());
-  std::vector<int> counts(static_cast<std::size_t>(ranks)),
-      first(static_cast<std::size_t>(ranks), 0);
-  mpi::check(MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD),
-             "gathering prediction counts");
-  for (int r = 1; r < ranks; ++r)
-    first[static_cast<std::size_t>(r)] =
-        first[static_cast<std::size_t>(r) - 1] + counts[static_cast<std::size_t>(r) - 1];
-  const std::size_t total =
-      mpi::rank() == 0 ? static_cast<std::size_t>(first.back() + counts.back()) : 0;
-  std::vector<std::int64_t> ids(total);
-  std::vector<double> vals(total);
-  mpi::check(MPI_Gatherv(b.node_id.data(), mine, MPI_INT64_T, ids.data(), counts.data(),
-                         first.data(), MPI_INT64_T, 0, MPI_COMM_WORLD),
-             "gathering prediction ids");
-  mpi::check(MPI_Gatherv(values.data(), mine, MPI_DOUBLE, vals.data(), counts.data(), first.data(),
-                         MPI_DOUBLE, 0, MPI_COMM_WORLD),
-             "gathering predictions");
-  if (mpi::rank() != 0) return {};
-  std::vector<double> out(static_cast<std::size_t>(loaded.atoms), std::nan(""));
-  for (std::size_t k = 0; k < total; ++k) out[static_cast<std::size_t>(ids[k])] = vals[k];
+  std::vector<double> out(static_cast<std::size_t>(first_value.back()), std::nan(""));
+  struct Value {
+    std::int64_t id;
+    double value;
+  };
+  const int ranks = loaded.comm ? mpi::size() : 1;
+  std::vector<std::vector<Value>> send(static_cast<std::size_t>(ranks));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::int64_t id = b.node_id[i];
+    const auto s = static_cast<std::size_t>(std::upper_bound(first_id.begin(), first_id.end(), id) -
+                                            first_id.begin() - 1);
+    const int r = block_rank(loaded.blocks[s].total, id - first_id[s], ranks);
+    send[static_cast<std::size_t>(r)].push_back({id, values[i]});
+  }
+  const std::vector<Value> mine =
+      ranks > 1 ? alltoall_records(MPI_COMM_WORLD, send, nullptr, "returning per-atom values")
+                : std::move(send[0]);
+  for (const Value& v : mine) {
+    const auto s = static_cast<std::size_t>(
+        std::upper_bound(first_id.begin(), first_id.end(), v.id) - first_id.begin() - 1);
+    out[static_cast<std::size_t>(first_value[s] + v.id - first_id[s] - loaded.blocks[s].first)] =
+        v.value;
+  }
   return out;
 }
 
@@ -206,9 +214,7 @@ TrainResult train(const TrainOptions& o) {
                 static_cast<long long>(state.epoch));
   }
   // Training structures in groups of batch_graphs (all of them: the published full batch).
-  std::vector<Structure> train_structures;
-  for (const auto& f : o.train_files)
-    for (auto& s : read_structures(f, o.read)) train_structures.push_back(std::move(s));
+  std::vector<StructureBlock> train_structures = read_blocks(o.train_files, o.read);
   if (train_structures.empty()) throw UsageError("no training structures");
   const std::size_t group =
       o.batch_graphs > 0 ? static_cast<std::size_t>(o.batch_graphs) : train_structures.size();
@@ -218,9 +224,10 @@ TrainResult train(const TrainOptions& o) {
   std::vector<LoadedBatch> train_batches;
   for (std::size_t i = 0; i < train_structures.size(); i += group) {
     const auto last = std::min(train_structures.size(), i + group);
-    train_batches.push_back(batch_of({train_structures.begin() + static_cast<std::ptrdiff_t>(i),
-                                      train_structures.begin() + static_cast<std::ptrdiff_t>(last)},
-                                     setup, true, layout));
+    train_batches.push_back(batch_of(
+        {std::make_move_iterator(train_structures.begin() + static_cast<std::ptrdiff_t>(i)),
+         std::make_move_iterator(train_structures.begin() + static_cast<std::ptrdiff_t>(last))},
+        setup, true, layout));
   }
   train_structures.clear();
   std::int64_t train_atoms = 0;

@@ -56,16 +56,20 @@ TrainResult train(const TrainOptions& options);
 // Structures with their graphs joined into one batch, or, split over the ranks of a job
 // (`layout` with more than one rank), this rank's part of that batch and its halo exchange.
 struct LoadedBatch {
-  std::vector<Structure> structures;
+  std::vector<StructureBlock> blocks;  // this rank's block of each structure (whole on one rank)
   GraphBatch batch;
   std::unique_ptr<Comm> comm;
   std::int64_t atoms = 0;  // in the whole batch
   const Exchange& exchange() const { return comm ? *comm : Exchange::whole(); }
 };
+// Every rank reads its block of the files' structures (in parallel for HDF5) and takes its part.
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
                        const ModelSetup& setup, bool labelled, const Layout& layout = {});
-LoadedBatch batch_of(std::vector<Structure> structures, const ModelSetup& setup, bool labelled,
+LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup, bool labelled,
                      const Layout& layout = {});
+// This rank's blocks of every structure of the files (all of them with one rank).
+std::vector<StructureBlock> read_blocks(const std::vector<std::string>& files,
+                                        const ReadOptions& read);
 
 // The learning rate of an epoch (1-based) under a schedule; throws UsageError on an unknown name.
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
@@ -78,8 +82,9 @@ std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
 // Running BatchNorm statistics averaged over the batches' training-mode passes without dropout.
 void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& batches,
                        const ModelSetup& setup);
-// Every atom's value in input order, gathered on rank 0 (an empty vector on other ranks).
-std::vector<double> in_input_order(const LoadedBatch& loaded, const std::vector<double>& values);
+// Per-atom values of this rank's atoms (batch order) sent to the ranks whose blocks hold those
+// atoms: the values of this rank's block atoms, block after block, in input order.
+std::vector<double> to_blocks(const LoadedBatch& loaded, const std::vector<double>& values);
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b);
 

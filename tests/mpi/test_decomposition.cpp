@@ -133,8 +133,13 @@ TEST(Decomposition, PredictionsGradientsAndStatisticsEqualTheSerialRun) {
   std::vector<const Graph*> gp;
   for (const auto& g : graphs) gp.push_back(&g);
   const GraphBatch whole = make_batch(sp, gp, {"Cu", "Zr"}, "energy_barrier");
+  // Each rank starts from its block of the atoms, as when reading a file in parallel.
+  std::vector<StructureBlock> blocks;
+  std::vector<const StructureBlock*> bp;
+  for (const auto& x : s) blocks.push_back(block_of(x, mpi::rank(), mpi::size()));
+  for (const auto& x : blocks) bp.push_back(&x);
   const LocalBatch part =
-      decompose(sp, layout, mpi::rank(), {"Cu", "Zr"}, "energy_barrier", NeighborOptions{});
+      decompose(bp, layout, MPI_COMM_WORLD, {"Cu", "Zr"}, "energy_barrier", NeighborOptions{});
   // Every edge of the whole graph is on exactly one rank.
   double edges[1] = {static_cast<double>(part.batch.num_edges)};
   MPI_Allreduce(MPI_IN_PLACE, edges, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

@@ -1,0 +1,48 @@
+// Personalised all-to-all of plain records: what a rank sends each other rank, in one
+// MPI_Alltoallv. Used where atoms move between ranks once (to their owners, to their ghosts,
+// back to the rank whose block of a file holds them), not for the per-layer halo (parallel/comm).
+#pragma once
+
+#include <mpi.h>
+
+#include <type_traits>
+#include <vector>
+
+#include "parallel/mpi_env.hpp"
+
+namespace symgnn {
+
+// Sends out[r] to rank r of `world` and returns what this rank receives, in the senders' rank
+// order; `from` receives each record's sender. Collective.
+template <typename Record>
+std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vector<Record>>& out,
+                                     std::vector<int>* from, const char* what) {
+  static_assert(std::is_trivially_copyable_v<Record>);
+  const auto ranks = out.size();
+  std::vector<int> send_count(ranks), recv_count(ranks), send_first(ranks, 0), recv_first(ranks, 0);
+  for (std::size_t r = 0; r < ranks; ++r) send_count[r] = static_cast<int>(out[r].size());
+  mpi::check(MPI_Alltoall(send_count.data(), 1, MPI_INT, recv_count.data(), 1, MPI_INT, world),
+             what);
+  for (std::size_t r = 1; r < ranks; ++r) {
+    send_first[r] = send_first[r - 1] + send_count[r - 1];
+    recv_first[r] = recv_first[r - 1] + recv_count[r - 1];
+  }
+  std::vector<Record> send, recv(static_cast<std::size_t>(recv_first.back() + recv_count.back()));
+  send.reserve(static_cast<std::size_t>(send_first.back() + send_count.back()));
+  for (const auto& list : out) send.insert(send.end(), list.begin(), list.end());
+  MPI_Datatype type;
+  MPI_Type_contiguous(static_cast<int>(sizeof(Record)), MPI_BYTE, &type);
+  MPI_Type_commit(&type);
+  const int rc = MPI_Alltoallv(send.data(), send_count.data(), send_first.data(), type, recv.data(),
+                               recv_count.data(), recv_first.data(), type, world);
+  MPI_Type_free(&type);
+  mpi::check(rc, what);
+  if (from) {
+    from->clear();
+    for (std::size_t r = 0; r < ranks; ++r)
+      from->insert(from->end(), static_cast<std::size_t>(recv_count[r]), static_cast<int>(r));
+  }
+  return recv;
+}
+
+}  // namespace symgnn
