@@ -51,6 +51,21 @@ Format format_from_path(const std::string& path) {
                    "name the format with --format)");
 }
 
+namespace {
+
+// Validates a structure read from `path`, naming the file even where the structure's source is
+// another (an HDF5 file keeps the provenance of what it was converted from).
+void validate_read(const Structure& s, const std::string& path) {
+  try {
+    s.validate();
+  } catch (const Error& e) {
+    if (s.source.rfind(path, 0) == 0) throw;
+    throw Error(path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
 std::vector<Structure> read_structures(const std::string& path, const ReadOptions& options) {
   Format f = options.format == Format::kAuto ? format_from_path(path) : options.format;
   std::vector<Structure> frames;
@@ -70,7 +85,7 @@ std::vector<Structure> read_structures(const std::string& path, const ReadOption
     case Format::kAuto:
       break;
   }
-  for (const auto& s : frames) s.validate();
+  for (const auto& s : frames) validate_read(s, path);
   return frames;
 }
 
@@ -157,7 +172,7 @@ std::vector<StructureBlock> read_structure_blocks(const std::string& path,
   std::vector<StructureBlock> blocks;
   if (f == Format::kHDF5) {
     blocks = read_hdf5_structure_blocks(path, comm);
-    for (const auto& b : blocks) b.part.validate();
+    for (const auto& b : blocks) validate_read(b.part, path);
   } else {
     for (auto& s : read_structures(path, options))
       blocks.push_back(block_of(std::move(s), rank, ranks));
