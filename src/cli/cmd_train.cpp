@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "train/trainer.hpp"
 
@@ -103,8 +104,9 @@ int run(const po::variables_map& vm) {
     throw UsageError("--epochs and --eval-every must be positive");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
   o.options_text = options_text(vm);
-  train(o);
-  return 0;
+  install_stop_handlers();
+  const TrainResult result = train(o);
+  return result.stop_signal ? kExitStoppedBySignal : 0;
 }
 
 }  // namespace
@@ -130,50 +132,52 @@ void add_model_options(po::options_description& d) {
 }
 
 Command train_command() {
-  return {"train", "train SymGNN on labelled structures (full batch, AMSGrad, early stopping)",
-          "train --train FILE... --val FILE... [options]",
-          [](po::options_description& d, po::positional_options_description&) {
-            d.add_options()("train", po::value<std::vector<std::string>>()->multitoken(),
-                            "training structures")(
-                "val", po::value<std::vector<std::string>>()->multitoken(),
-                "validation structures (model selection and early stopping)")(
-                "epochs", po::value<std::int64_t>()->default_value(3000),
-                "maximum epochs (one step each)")("eval-every", po::value<int>()->default_value(10),
-                                                  "evaluate every N epochs")(
-                "patience", po::value<std::int64_t>()->default_value(1000),
-                "stop after this many epochs without a better validation Pearson")(
-                "lr", po::value<double>()->default_value(1e-4), "learning rate")(
-                "lr-schedule", po::value<std::string>()->default_value("constant"),
-                "constant, or cosine (from --lr down to --lr-min at the last epoch)")(
-                "lr-min", po::value<double>()->default_value(0.0), "final learning rate (cosine)")(
-                "batch-graphs", po::value<int>()->default_value(0),
-                "training structures per step (0: all of them, the published full batch)")(
-                "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(
-                "clip", po::value<double>()->default_value(0.1), "gradient-norm clipping")(
-                "standardize", po::value<std::string>()->default_value("train"),
-                "label mean/std: 'train' (from the training set) or 'published' (1.6346/0.3104)")(
-                "seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
-                "out", po::value<std::string>()->default_value("out"),
-                "folder for checkpoints and the curve")(
-                "restart", po::value<std::string>()->default_value(""),
-                "continue from a checkpoint, or 'auto' (OUT/last.h5 if present)")(
-                "checkpoint-every", po::value<int>()->default_value(100),
-                "write OUT/last.h5 every N epochs")("time-limit",
-                                                    po::value<double>()->default_value(0),
-                                                    "stop after this many minutes (0: none)")(
-                "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
-                "refresh-bn", po::value<bool>()->default_value(false)->implicit_value(true),
-                "before each evaluation, BatchNorm running statistics from the training "
-                "structures without dropout (removes the offset dropout leaves in evaluation)")(
-                "groups", po::value<int>()->default_value(1),
-                "under MPI: groups of ranks sharing the training structures (data parallel)")(
-                "grid", po::value<std::string>()->default_value("auto"),
-                "under MPI: subdomains per structure within a group, AxBxC (auto: least "
-                "surface)");
-            add_model_options(d);
-            add_read_options(d);
-          },
-          run};
+  return {
+      "train", "train SymGNN on labelled structures (full batch, AMSGrad, early stopping)",
+      "train --train FILE... --val FILE... [options]",
+      [](po::options_description& d, po::positional_options_description&) {
+        d.add_options()("train", po::value<std::vector<std::string>>()->multitoken(),
+                        "training structures")(
+            "val", po::value<std::vector<std::string>>()->multitoken(),
+            "validation structures (model selection and early stopping)")(
+            "epochs", po::value<std::int64_t>()->default_value(3000),
+            "maximum epochs (one step each)")("eval-every", po::value<int>()->default_value(10),
+                                              "evaluate every N epochs")(
+            "patience", po::value<std::int64_t>()->default_value(1000),
+            "stop after this many epochs without a better validation Pearson")(
+            "lr", po::value<double>()->default_value(1e-4), "learning rate")(
+            "lr-schedule", po::value<std::string>()->default_value("constant"),
+            "constant, or cosine (from --lr down to --lr-min at the last epoch)")(
+            "lr-min", po::value<double>()->default_value(0.0), "final learning rate (cosine)")(
+            "batch-graphs", po::value<int>()->default_value(0),
+            "training structures per step (0: all of them, the published full batch)")(
+            "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(
+            "clip", po::value<double>()->default_value(0.1), "gradient-norm clipping")(
+            "standardize", po::value<std::string>()->default_value("train"),
+            "label mean/std: 'train' (from the training set) or 'published' (1.6346/0.3104)")(
+            "seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
+            "out", po::value<std::string>()->default_value("out"),
+            "folder for checkpoints and the curve")(
+            "restart", po::value<std::string>()->default_value(""),
+            "continue from a checkpoint, or 'auto' (the newest complete one of OUT/last.h5 and "
+            "OUT/best.h5; none: start afresh)")(
+            "checkpoint-every", po::value<int>()->default_value(100),
+            "write OUT/last.h5 every N epochs (and on SIGTERM, SIGUSR1 or SIGINT at the end of the "
+            "epoch, then exit with status 75)")("time-limit", po::value<double>()->default_value(0),
+                                                "stop after this many minutes (0: none)")(
+            "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+            "refresh-bn", po::value<bool>()->default_value(false)->implicit_value(true),
+            "before each evaluation, BatchNorm running statistics from the training "
+            "structures without dropout (removes the offset dropout leaves in evaluation)")(
+            "groups", po::value<int>()->default_value(1),
+            "under MPI: groups of ranks sharing the training structures (data parallel)")(
+            "grid", po::value<std::string>()->default_value("auto"),
+            "under MPI: subdomains per structure within a group, AxBxC (auto: least "
+            "surface)");
+        add_model_options(d);
+        add_read_options(d);
+      },
+      run};
 }
 
 }  // namespace symgnn::cli

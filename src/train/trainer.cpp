@@ -10,7 +10,9 @@
 #include <fstream>
 #include <memory>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/stop_signal.hpp"
 #include "graph/neighbor.hpp"
 #include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
@@ -21,6 +23,28 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A run resumed from an earlier checkpoint than the last line of its curve (after a hard kill,
+// or when last.h5 was unusable) drops the lines it is about to compute again.
+void truncate_curve(const std::string& path, std::int64_t epoch) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string text, line;
+  bool header = true, dropped = false;
+  while (std::getline(in, line)) {
+    if (!header && std::stoll(line) > epoch) {
+      dropped = true;
+      continue;
+    }
+    header = false;
+    text += line + "\n";
+  }
+  in.close();
+  if (!dropped) return;
+  AtomicFile out(path);
+  std::ofstream(out.temp_path()) << text;
+  out.commit();
 }
 
 }  // namespace
@@ -193,6 +217,29 @@ double PearsonSums::r(const Exchange& ex) {
   return sxy / std::sqrt(sxx * syy);
 }
 
+std::string newest_complete_checkpoint(const std::string& out_dir) {
+  std::string newest;
+  std::int64_t newest_epoch = -1;
+  for (const std::string name : {"last.h5", "best.h5"}) {
+    const std::string path = out_dir + "/" + name;
+    if (!std::filesystem::exists(path)) continue;
+    try {
+      TrainState state;
+      const ModelSetup setup = read_checkpoint_setup(path, &state);
+      SymGNN<float> model(setup.model);
+      Adam<float> adam(model.params().total(), AdamConfig{});
+      load_checkpoint(path, model, &adam);  // reads every array and checks the checksum
+      if (state.epoch > newest_epoch) {
+        newest = path;
+        newest_epoch = state.epoch;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: --restart auto passes over %s: %s\n", path.c_str(), e.what());
+    }
+  }
+  return newest;
+}
+
 TrainResult train(const TrainOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   const bool root = mpi::rank() == 0;  // prints and writes; every rank computes the same model
@@ -203,7 +250,7 @@ TrainResult train(const TrainOptions& o) {
   if (root) std::filesystem::create_directories(o.out_dir);
   const std::string last_path = o.out_dir + "/last.h5", best_path = o.out_dir + "/best.h5";
   std::string restart = o.restart;
-  if (restart == "auto") restart = std::filesystem::exists(last_path) ? last_path : "";
+  if (restart == "auto") restart = newest_complete_checkpoint(o.out_dir);
 
   ModelSetup setup = o.setup;
   TrainState state;
@@ -259,6 +306,7 @@ TrainResult train(const TrainOptions& o) {
   const bool new_curve = restart.empty() || !std::filesystem::exists(curve_path);
   std::ofstream curve;
   if (root) {
+    if (!new_curve) truncate_curve(curve_path, state.epoch);
     curve.open(curve_path, new_curve ? std::ios::trunc : std::ios::app);
     if (new_curve) curve << "epoch,loss,train_pearson,val_pearson,seconds,atoms_per_second\n";
   }
@@ -389,22 +437,42 @@ TrainResult train(const TrainOptions& o) {
       std::fflush(stdout);
     }
     if (o.checkpoint_every > 0 && state.epoch % o.checkpoint_every == 0) save(last_path);
-    // Rank 0's clock decides, so that all ranks stop together.
-    double out_of_time =
-        root && o.time_limit_minutes > 0 && seconds_since(t_start) > o.time_limit_minutes * 60;
-    world.sum(&out_of_time, 1);
-    if (out_of_time > 0) {
+    // Rank 0's clock decides the time limit; a signal on any rank stops all of them, at the same
+    // epoch, with one checkpoint.
+    double stop[3] = {
+        root && o.time_limit_minutes > 0 && seconds_since(t_start) > o.time_limit_minutes * 60
+            ? 1.0
+            : 0.0,
+        stop_signal() ? 1.0 : 0.0, static_cast<double>(stop_signal())};
+    world.sum(stop, 3);
+    if (stop[1] > 0) {  // named by this rank's signal, else by the others' (mean of their numbers)
+      result.stop_signal = stop_signal() ? stop_signal() : static_cast<int>(stop[2] / stop[1]);
+      std::printf("%s received: stopping at epoch %lld with a checkpoint in %s\n",
+                  signal_name(result.stop_signal), static_cast<long long>(state.epoch),
+                  last_path.c_str());
+      break;
+    }
+    if (stop[0] > 0) {
       std::printf("time limit of %g minutes reached at epoch %lld\n", o.time_limit_minutes,
                   static_cast<long long>(state.epoch));
       break;
     }
   }
   save(last_path);
+  // No rank leaves before rank 0 has written the checkpoint: a launcher that kills a job once
+  // its first task exits (srun --kill-on-bad-exit, exit status 75) must not cut the write short.
+  double written = 0;
+  world.sum(&written, 1);
   result.best_val = state.best_val;
   result.best_epoch = state.best_epoch;
   result.seconds = seconds_since(t_start);
-  std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
-              state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
+  if (result.stop_signal)
+    std::printf("stopped by %s after epoch %lld (exit status %d): resume with --restart auto\n",
+                signal_name(result.stop_signal), static_cast<long long>(state.epoch),
+                kExitStoppedBySignal);
+  else
+    std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
+                state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
   return result;
 }
 

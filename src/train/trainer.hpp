@@ -31,7 +31,9 @@ struct TrainOptions {
   double clip = 0.1;
   std::uint64_t seed = 0;
   std::string out_dir = "out";
-  std::string restart;  // "", a checkpoint path, or "auto" (out_dir/last.h5 if present)
+  // "", a checkpoint path, or "auto": the newest of out_dir/last.h5 and out_dir/best.h5 that
+  // reads back whole (none: a fresh start).
+  std::string restart;
   int checkpoint_every = 100;
   double time_limit_minutes = 0;  // 0: none
   // Under MPI (more than one rank): groups of ranks share the training structures, and each
@@ -49,9 +51,15 @@ struct TrainResult {
   double best_val = 0;
   std::int64_t best_epoch = 0;
   double seconds = 0;
+  int stop_signal = 0;  // the signal that stopped training (core/stop_signal.hpp), or 0
 };
 
 TrainResult train(const TrainOptions& options);
+
+// The checkpoint `--restart auto` resumes from: of out_dir/last.h5 and out_dir/best.h5, the one
+// with the latest epoch among those that read back whole (a file cut short or failing its
+// checksum is passed over with a warning); "" when there is none.
+std::string newest_complete_checkpoint(const std::string& out_dir);
 
 // Structures with their graphs joined into one batch, or, split over the ranks of a job
 // (`layout` with more than one rank), this rank's part of that batch and its halo exchange.
