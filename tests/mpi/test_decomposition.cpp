@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "graph/neighbor.hpp"
 #include "io/formats.hpp"
 #include "model/symgnn.hpp"
 #include "parallel/comm.hpp"
@@ -184,6 +185,64 @@ TEST(Decomposition, PredictionsGradientsAndStatisticsEqualTheSerialRun) {
           static_cast<long long>(part.batch.num_owned),
           static_cast<long long>(part.batch.num_nodes - part.batch.num_owned), comm.neighbours());
   }
+}
+
+// Subdomains thinner than the cutoff: a slab of train0 4 Å thick per rank, split Px1x1, so every
+// subdomain is 4 Å wide against the 5 Å cutoff (ghosts from two subdomains away, and on two ranks
+// a box shorter than twice the cutoff: several images of one atom). Float64, exact up to sums.
+TEST(Decomposition, SubdomainsThinnerThanTheCutoffGiveTheSerialRun) {
+  const int ranks = mpi::size();
+  const Structure glass = glasses(1).at(0);
+  const double thickness = 4.0 * ranks;
+  Structure slab = glass;
+  slab.cell = Cell::orthogonal(thickness, glass.cell.h[4], glass.cell.h[8]);
+  slab.positions.clear();
+  slab.species.clear();
+  slab.ids.clear();
+  for (auto& p : slab.properties) p.values.clear();
+  for (std::size_t i = 0; i < glass.size(); ++i) {
+    if (glass.positions[3 * i] >= thickness) continue;
+    for (int a = 0; a < 3; ++a) slab.positions.push_back(glass.positions[3 * i + a]);
+    slab.species.push_back(glass.species[i]);
+    slab.ids.push_back(glass.ids[i]);
+    for (std::size_t c = 0; c < glass.properties.size(); ++c)
+      for (int k = 0; k < glass.properties[c].components; ++k)
+        slab.properties[c].values.push_back(
+            glass.properties[c]
+                .values[i * static_cast<std::size_t>(glass.properties[c].components) + k]);
+  }
+  slab.validate();
+  const Graph graph = build_graph(slab.cell, slab.pbc, slab.positions, {});
+  const GraphBatch whole = make_batch({&slab}, {&graph}, {"Cu", "Zr"}, "energy_barrier");
+  const StructureBlock block = block_of(slab, mpi::rank(), ranks);
+  Layout layout;
+  layout.ranks = ranks;
+  layout.grid = std::to_string(ranks) + "x1x1";
+  const LocalBatch part = decompose({&block}, layout, MPI_COMM_WORLD, {"Cu", "Zr"},
+                                    "energy_barrier", NeighborOptions{});
+  double edges = static_cast<double>(part.batch.num_edges);
+  MPI_Allreduce(MPI_IN_PLACE, &edges, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  ASSERT_EQ(static_cast<std::int64_t>(edges), whole.num_edges);
+  const Comm comm(MPI_COMM_WORLD, part.batch.num_owned, part.ghost_rank, part.ghost_index);
+  const auto atoms = static_cast<std::int64_t>(slab.size());
+  const Pass serial = run<double>(whole, atoms, Exchange::whole());
+  const Pass split = run<double>(part.batch, atoms, comm);
+  double worst = 0;
+  for (std::size_t i = 0; i < split.prediction.size(); ++i)
+    if (!std::isnan(split.prediction[i]))
+      worst = std::max(worst, std::abs(split.prediction[i] - serial.prediction[i]) /
+                                  (std::abs(serial.prediction[i]) + 1e-3));
+  EXPECT_NEAR(split.loss, serial.loss, 1e-10 * serial.loss);
+  EXPECT_LT(worst, 1e-10);
+  EXPECT_LT(relative(split.grads, serial.grads), 1e-8);
+  if (mpi::rank() == 0)
+    std::printf(
+        "[thin subdomains] %d ranks, grid %s, %.0f A slab of %lld atoms, %lld edges: worst "
+        "prediction %.2e, gradients %.2e; rank 0 has %lld ghosts for %lld atoms\n",
+        ranks, layout.grid.c_str(), thickness, static_cast<long long>(atoms),
+        static_cast<long long>(whole.num_edges), worst, relative(split.grads, serial.grads),
+        static_cast<long long>(part.batch.num_nodes - part.batch.num_owned),
+        static_cast<long long>(part.batch.num_owned));
 }
 
 }  // namespace
