@@ -87,10 +87,14 @@ print(f"requeued job ends with the uninterrupted job's weights, bit for bit "
       f"(epoch {a['state'].attrs['epoch']})")
 PY
 
-# 3. Prediction over 2 ranks from an extxyz input (converted to HDF5 by one rank first).
-unset SYMGNN_OUT
-export SYMGNN_MODEL=$work/train-straight/best.h5 SYMGNN_INPUT=$repo/data/cuzr/train6.extxyz
-export SYMGNN_OUT=$work/predict
+# 3. Prediction over 2 ranks from a LAMMPS dump with numeric atom types only, as LAMMPS writes
+# it (converted to HDF5 by one rank first, then read in parallel), as docs/running.md shows.
+"$bin" convert "$repo/data/cuzr/train6.extxyz" "$work/with-elements.lammpstrj" > /dev/null
+awk '/^ITEM: ATOMS/ { sub(/ element/, ""); atoms = 1; print; next }
+     /^ITEM:/ { atoms = 0 } atoms { $3 = ""; $0 = $0; $1 = $1 } { print }' \
+  "$work/with-elements.lammpstrj" > "$work/glass.lammpstrj"
+export SYMGNN_MODEL=$work/train-straight/best.h5 SYMGNN_INPUT=$work/glass.lammpstrj
+export SYMGNN_TYPE_MAP="Cu Zr" SYMGNN_OUT=$work/predict
 id=$(submit predict predict.sbatch)
 wait_job "$id" predict
 for f in input.h5 input.pred.h5 input.pred.extxyz; do
