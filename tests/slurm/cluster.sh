@@ -77,15 +77,15 @@ EOF
   slurm_cluster_fail "the node did not become idle within 30 s (sinfo: $(sinfo 2>&1 | tail -n 1))" "$dir"
 }
 
-slurm_cluster_stop() {
+slurm_cluster_stop() {  # never fails: it runs from EXIT traps of scripts under set -e
   local dir=$1 pidfile pid
-  [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root 2>/dev/null
+  [ -z "${SLURM_CONF:-}" ] || scancel --quiet --user=root 2>/dev/null || true
   for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
   done
   return 0
 }
