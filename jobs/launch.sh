@@ -6,6 +6,7 @@
 # SYMGNN_NP (ranks under mpirun, default 2), SYMGNN_SRUN_MPI (srun's --mpi, default pmix).
 # Sets:  SYMGNN_BIN, SYMGNN_LAUNCH (an array: the launcher and its options), SYMGNN_LAUNCH_ONE
 #        (the same for one rank), SYMGNN_JOB_RANKS, OMP_NUM_THREADS.
+# shellcheck disable=SC2034  # the variables are for the scripts that source this file
 
 : "${SYMGNN_BIN:=$SYMGNN_HOME/build/symgnn-dist}"
 if [ ! -x "$SYMGNN_BIN" ]; then

@@ -69,8 +69,7 @@ EOF
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -f "$SLURM_CONF" || { slurm_cluster_fail "slurmctld did not start" "$dir"; return 1; }
   slurmd -f "$SLURM_CONF" || { slurm_cluster_fail "slurmd did not start" "$dir"; return 1; }
-  local i
-  for i in $(seq 60); do
+  for _ in $(seq 60); do
     [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && { echo "SLURM: one-node cluster up on $host ($dir)"; return 0; }
     sleep 0.5
   done
