@@ -335,7 +335,9 @@ TrainResult train(const TrainOptions& o) {
   const ModelConfig& cfg = setup.model;
   const int vm_mu = model.params().find("sym.mu");
   const int vm_kappa = model.params().find("sym.log_kappa");
-  const bool tty = root && isatty(fileno(stdout)) != 0;
+  // The progress line only on a terminal of one process: mpirun gives its ranks a pseudo-terminal
+  // even when its own output goes to a file, which would fill logs with carriage returns.
+  const bool tty = root && mpi::size() == 1 && isatty(fileno(stdout)) != 0;
   Tensor<float> pred, dpred;
   std::vector<double> grads;
   TrainResult result;
