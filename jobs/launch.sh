@@ -34,7 +34,6 @@ fi
 run_step() {
   "$@" &
   local pid=$! status
-  interrupted=0
   trap 'interrupted=1; kill -USR1 '"$pid"' 2>/dev/null' TERM USR1
   while :; do
     interrupted=0

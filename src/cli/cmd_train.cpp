@@ -106,7 +106,7 @@ int run(const po::variables_map& vm) {
   o.options_text = options_text(vm);
   install_stop_handlers();
   const TrainResult result = train(o);
-  return result.stop_signal ? kExitStoppedBySignal : 0;
+  return result.stopped_by_signal ? kExitStoppedBySignal : 0;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/stop_signal.hpp"
+#include "core/text.hpp"
 #include "graph/neighbor.hpp"
 #include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
@@ -31,13 +32,16 @@ void truncate_curve(const std::string& path, std::int64_t epoch) {
   std::ifstream in(path);
   if (!in) return;
   std::string text, line;
-  bool header = true, dropped = false;
-  while (std::getline(in, line)) {
-    if (!header && std::stoll(line) > epoch) {
+  bool dropped = false;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    std::int64_t line_epoch = 0;
+    if (number > 1 && !parse_int64(line.substr(0, line.find(',')), line_epoch))
+      throw Error(path + ":" + std::to_string(number) + ": expected an epoch number first, got '" +
+                  line + "'");
+    if (number > 1 && line_epoch > epoch) {
       dropped = true;
       continue;
     }
-    header = false;
     text += line + "\n";
   }
   in.close();
@@ -234,7 +238,9 @@ std::string newest_complete_checkpoint(const std::string& out_dir) {
         newest_epoch = state.epoch;
       }
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "warning: --restart auto passes over %s: %s\n", path.c_str(), e.what());
+      if (mpi::rank() == 0)  // every rank checks, and picks the same file; one says so
+        std::fprintf(stderr, "warning: --restart auto passes over %s: %s\n", path.c_str(),
+                     e.what());
     }
   }
   return newest;
@@ -338,6 +344,10 @@ TrainResult train(const TrainOptions& o) {
   // The progress line only on a terminal of one process: mpirun gives its ranks a pseudo-terminal
   // even when its own output goes to a file, which would fill logs with carriage returns.
   const bool tty = root && mpi::size() == 1 && isatty(fileno(stdout)) != 0;
+  // Rank 0 prints: the signal it received, or, when only other ranks received one, that.
+  const auto signal_text = [] {
+    return stop_signal() ? signal_name(stop_signal()) : "a signal on another rank";
+  };
   Tensor<float> pred, dpred;
   std::vector<double> grads;
   TrainResult result;
@@ -441,17 +451,16 @@ TrainResult train(const TrainOptions& o) {
     if (o.checkpoint_every > 0 && state.epoch % o.checkpoint_every == 0) save(last_path);
     // Rank 0's clock decides the time limit; a signal on any rank stops all of them, at the same
     // epoch, with one checkpoint.
-    double stop[3] = {
+    double stop[2] = {
         root && o.time_limit_minutes > 0 && seconds_since(t_start) > o.time_limit_minutes * 60
             ? 1.0
             : 0.0,
-        stop_signal() ? 1.0 : 0.0, static_cast<double>(stop_signal())};
-    world.sum(stop, 3);
-    if (stop[1] > 0) {  // named by this rank's signal, else by the others' (mean of their numbers)
-      result.stop_signal = stop_signal() ? stop_signal() : static_cast<int>(stop[2] / stop[1]);
-      std::printf("%s received: stopping at epoch %lld with a checkpoint in %s\n",
-                  signal_name(result.stop_signal), static_cast<long long>(state.epoch),
-                  last_path.c_str());
+        stop_signal() ? 1.0 : 0.0};
+    world.sum(stop, 2);
+    if (stop[1] > 0) {
+      result.stopped_by_signal = true;
+      std::printf("%s received: stopping at epoch %lld with a checkpoint in %s\n", signal_text(),
+                  static_cast<long long>(state.epoch), last_path.c_str());
       break;
     }
     if (stop[0] > 0) {
@@ -468,10 +477,9 @@ TrainResult train(const TrainOptions& o) {
   result.best_val = state.best_val;
   result.best_epoch = state.best_epoch;
   result.seconds = seconds_since(t_start);
-  if (result.stop_signal)
+  if (result.stopped_by_signal)
     std::printf("stopped by %s after epoch %lld (exit status %d): resume with --restart auto\n",
-                signal_name(result.stop_signal), static_cast<long long>(state.epoch),
-                kExitStoppedBySignal);
+                signal_text(), static_cast<long long>(state.epoch), kExitStoppedBySignal);
   else
     std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
                 state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());

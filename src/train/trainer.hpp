@@ -51,7 +51,7 @@ struct TrainResult {
   double best_val = 0;
   std::int64_t best_epoch = 0;
   double seconds = 0;
-  int stop_signal = 0;  // the signal that stopped training (core/stop_signal.hpp), or 0
+  bool stopped_by_signal = false;  // on any rank (core/stop_signal.hpp); last.h5 is written
 };
 
 TrainResult train(const TrainOptions& options);

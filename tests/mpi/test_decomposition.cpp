@@ -96,6 +96,16 @@ double relative(const std::vector<double>& a, const std::vector<double>& b) {
   return std::sqrt(e / r);
 }
 
+// The largest relative difference of a prediction of this rank's atoms from the serial one.
+double worst_prediction(const Pass& split, const Pass& serial) {
+  double worst = 0;
+  for (std::size_t i = 0; i < split.prediction.size(); ++i)
+    if (!std::isnan(split.prediction[i]))
+      worst = std::max(worst, std::abs(split.prediction[i] - serial.prediction[i]) /
+                                  (std::abs(serial.prediction[i]) + 1e-3));
+  return worst;
+}
+
 // The parameters whose gradients differ most (in norm), for a failure message.
 template <typename T>
 std::string worst_tensors(const std::vector<double>& a, const std::vector<double>& b) {
@@ -162,11 +172,7 @@ TEST(Decomposition, PredictionsGradientsAndStatisticsEqualTheSerialRun) {
                             : run<float>(whole, atoms, Exchange::whole());
     const Pass split =
         f64 ? run<double>(part.batch, atoms, comm) : run<float>(part.batch, atoms, comm);
-    double worst = 0;
-    for (std::size_t i = 0; i < split.prediction.size(); ++i)
-      if (!std::isnan(split.prediction[i]))
-        worst = std::max(worst, std::abs(split.prediction[i] - serial.prediction[i]) /
-                                    (std::abs(serial.prediction[i]) + 1e-3));
+    const double worst = worst_prediction(split, serial);
     const double grads = relative(split.grads, serial.grads);
     const double running = relative(split.running, serial.running);
     EXPECT_NEAR(split.loss, serial.loss, tol.loss * serial.loss) << tol.name;
@@ -227,20 +233,17 @@ TEST(Decomposition, SubdomainsThinnerThanTheCutoffGiveTheSerialRun) {
   const auto atoms = static_cast<std::int64_t>(slab.size());
   const Pass serial = run<double>(whole, atoms, Exchange::whole());
   const Pass split = run<double>(part.batch, atoms, comm);
-  double worst = 0;
-  for (std::size_t i = 0; i < split.prediction.size(); ++i)
-    if (!std::isnan(split.prediction[i]))
-      worst = std::max(worst, std::abs(split.prediction[i] - serial.prediction[i]) /
-                                  (std::abs(serial.prediction[i]) + 1e-3));
+  const double worst = worst_prediction(split, serial);
   EXPECT_NEAR(split.loss, serial.loss, 1e-10 * serial.loss);
   EXPECT_LT(worst, 1e-10);
-  EXPECT_LT(relative(split.grads, serial.grads), 1e-8);
+  const double grads = relative(split.grads, serial.grads);
+  EXPECT_LT(grads, 1e-8);
   if (mpi::rank() == 0)
     std::printf(
         "[thin subdomains] %d ranks, grid %s, %.0f A slab of %lld atoms, %lld edges: worst "
         "prediction %.2e, gradients %.2e; rank 0 has %lld ghosts for %lld atoms\n",
         ranks, layout.grid.c_str(), thickness, static_cast<long long>(atoms),
-        static_cast<long long>(whole.num_edges), worst, relative(split.grads, serial.grads),
+        static_cast<long long>(whole.num_edges), worst, grads,
         static_cast<long long>(part.batch.num_nodes - part.batch.num_owned),
         static_cast<long long>(part.batch.num_owned));
 }
