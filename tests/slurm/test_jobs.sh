@@ -31,15 +31,15 @@ submit() {  # name template [sbatch options...]: prints the job id
     "$repo/jobs/$template"
 }
 job_state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+terminal_states="COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY BOOT_FAIL DEADLINE"
+is_final() { [ -n "$1" ] && [[ " $terminal_states " == *" $1 "* ]]; }  # state
 wait_job() {  # id name: waits until the job has ended (through any requeues), checks it completed
   local state
   for _ in $(seq 1200); do
     state=$(job_state "$1")
-    case "$state" in
-      COMPLETED) return 0 ;;
-      FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
-        fail "job $1 ($2) ended $state ($(scontrol show job "$1" | grep -o 'ExitCode=[0-9:]*'))" ;;
-    esac
+    [ "$state" = COMPLETED ] && return 0
+    ! is_final "$state" ||
+      fail "job $1 ($2) ended $state ($(scontrol show job "$1" | grep -o 'ExitCode=[0-9:]*'))"
     sleep 0.5
   done
   fail "job $1 ($2) did not end within 10 minutes (state $state)"
@@ -61,8 +61,9 @@ export SYMGNN_OUT=$work/train-interrupted
 id=$(submit train-interrupted train.sbatch)
 for _ in $(seq 1200); do
   [ -f "$SYMGNN_OUT/curve.csv" ] && [ "$(wc -l < "$SYMGNN_OUT/curve.csv")" -gt 4 ] && break
-  [ "$(job_state "$id")" = RUNNING ] || [ "$(job_state "$id")" = PENDING ] ||
-    fail "job $id ended before it could be interrupted"
+  # Any state but a final one (PENDING, CONFIGURING, RUNNING, ...) may still reach the curve.
+  state=$(job_state "$id")
+  ! is_final "$state" || fail "job $id ended $state before it could be interrupted"
   sleep 0.2
 done
 scancel --signal=TERM "$id"
