@@ -368,31 +368,6 @@ void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::
 }
 
 template <typename T>
-void SymGNN<T>::dropout_mask(std::int64_t rows, const std::uint64_t* ids,
-                             const std::uint16_t* images, std::uint32_t lane0, const StepKey& key,
-                             Buffer<std::uint8_t>& mask) const {
-  const std::int64_t d = config_.dim;
-  const auto p = static_cast<float>(config_.dropout);
-  mask.resize(static_cast<std::size_t>(rows * d));
-  const kernels::PhiloxKey k = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < rows; ++i) {
-    // One Philox block per four lanes; an edge's image code goes into the block word's high half.
-    const std::uint32_t tag = images ? std::uint32_t{images[i]} << 16 : 0u;
-    std::uint32_t block = ~0u;
-    kernels::Philox4x32 r{};
-    for (std::int64_t c = 0; c < d; ++c) {
-      const std::uint32_t lane = lane0 + static_cast<std::uint32_t>(c);
-      if ((lane >> 2) != block) {
-        block = lane >> 2;
-        r = kernels::philox_block(k, ids[i], tag | block);
-      }
-      mask[static_cast<std::size_t>(i * d + c)] = kernels::u01_float(r.v[lane & 3u]) >= p;
-    }
-  }
-}
-
-template <typename T>
 void SymGNN<T>::apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const {
   const T keep_scale = static_cast<T>(1.0 / (1.0 - config_.dropout));
   const std::int64_t count = rows * config_.dim;
@@ -495,13 +470,14 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     add_into<T>(n * d, c.h_in.ptr(), h.ptr());
     if (!last) add_into<T>(m * d, c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
+      const kernels::PhiloxKey rng = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
-      dropout_mask(n, reinterpret_cast<const std::uint64_t*>(g.node_id.data()), nullptr, lane, key,
+      dropout_mask(n, reinterpret_cast<const std::uint64_t*>(g.node_id.data()), nullptr, lane, rng,
                    c.keep_h);
       apply_dropout(n, c.keep_h, h.ptr());
       if (!last) {
         dropout_mask(m, g.edge_key.data(), g.edge_image.data(),
-                     lane + static_cast<std::uint32_t>(d), key, c.keep_f);
+                     lane + static_cast<std::uint32_t>(d), rng, c.keep_f);
         apply_dropout(m, c.keep_f, f.ptr());
       }
     }

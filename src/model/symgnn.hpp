@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/batch.hpp"
+#include "model/dropout.hpp"
 #include "model/egat.hpp"
 #include "model/ops.hpp"
 #include "model/parameters.hpp"
@@ -131,10 +132,14 @@ class SymGNN {
   void edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::int64_t e1,
                             const std::array<double, 9>* transform, Phase phase,
                             bool update_running, EdgeEncoderWork& w);
-  // Dropout keeps (1) or drops (0) each feature, from random numbers keyed by the rows' global
-  // ids (and an edge's image code); the mask is kept for the backward pass.
+  // The mask of rows x dim features (model/dropout.hpp), kept for the backward pass.
   void dropout_mask(std::int64_t rows, const std::uint64_t* ids, const std::uint16_t* images,
-                    std::uint32_t lane0, const StepKey& key, Buffer<std::uint8_t>& mask) const;
+                    std::uint32_t lane0, const kernels::PhiloxKey& key,
+                    Buffer<std::uint8_t>& mask) const {
+    mask.resize(static_cast<std::size_t>(rows * config_.dim));
+    symgnn::dropout_mask(rows, config_.dim, ids, images, lane0, key,
+                         static_cast<float>(config_.dropout), mask.data());
+  }
   void apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const;
 
   ModelConfig config_;
