@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -125,6 +126,35 @@ TEST(Train, MiniBatchesTakeOneStepPerGroupOfStructures) {
   EXPECT_NEAR(learning_rate("cosine", 1e-3, 0, 6, 11), 5e-4, 1e-12);
   EXPECT_THAT(test::error_message([] { learning_rate("step", 1, 0, 1, 2); }),
               HasSubstr("unknown learning-rate schedule"));
+}
+
+// --standardize per-structure: every structure's labels take the common mean and spread, and
+// keep their order within the structure (an increasing affine map of each).
+TEST(Train, PerStructureStandardisationRemovesGlassLevels) {
+  const std::vector<std::vector<double>> labels = {{1, 2, 3}, {10, 40, 20, 30}, {5, 5}};
+  std::vector<StructureBlock> structures(labels.size());
+  double n = 0, sum = 0, sq = 0;
+  for (std::size_t s = 0; s < labels.size(); ++s) {
+    structures[s].part.properties.push_back({"eb", 1, false, labels[s]});
+    for (double y : labels[s]) {
+      n += 1;
+      sum += y;
+      sq += y * y;
+    }
+  }
+  const double mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+  standardize_each(structures, "eb", Exchange::whole());
+  for (std::size_t s = 0; s < 2; ++s) {
+    const std::vector<double>& y = structures[s].part.properties[0].values;
+    double m = 0, v = 0;
+    for (double x : y) m += x / static_cast<double>(y.size());
+    for (double x : y) v += (x - m) * (x - m) / static_cast<double>(y.size());
+    EXPECT_NEAR(m, mean, 1e-12) << "structure " << s;
+    EXPECT_NEAR(std::sqrt(v), sd, 1e-12) << "structure " << s;
+    EXPECT_NEAR(pearson(y, labels[s]), 1.0, 1e-12) << "structure " << s;
+  }
+  // One label value: no spread to scale, so only the level moves.
+  EXPECT_THAT(structures[2].part.properties[0].values, ::testing::Each(::testing::DoubleEq(mean)));
 }
 
 TEST(Train, CheckpointsRoundTripAndBadOnesAreRefused) {

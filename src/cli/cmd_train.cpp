@@ -72,8 +72,11 @@ int run(const po::variables_map& vm) {
   const std::string standardize = vm["standardize"].as<std::string>();
   if (standardize == "published") {
     o.standardize_from_train = false;  // ModelConfig's defaults are the upstream constants
+  } else if (standardize == "per-structure") {
+    o.standardize_per_structure = true;
   } else if (standardize != "train") {
-    throw UsageError("--standardize must be 'train' or 'published', not '" + standardize + "'");
+    throw UsageError("--standardize must be 'train', 'per-structure' or 'published', not '" +
+                     standardize + "'");
   }
   m.validate();
   o.setup.cutoff = vm["cutoff"].as<double>();
@@ -154,8 +157,10 @@ Command train_command() {
             "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(
             "clip", po::value<double>()->default_value(0.1), "gradient-norm clipping")(
             "standardize", po::value<std::string>()->default_value("train"),
-            "label mean/std: 'train' (from the training set) or 'published' (1.6346/0.3104)")(
-            "seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
+            "label mean/std: 'train' (from the training set), 'per-structure' (as train, after "
+            "moving "
+            "each training structure's labels to that mean and std) or 'published' "
+            "(1.6346/0.3104)")("seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
             "out", po::value<std::string>()->default_value("out"),
             "folder for checkpoints and the curve")(
             "restart", po::value<std::string>()->default_value(""),

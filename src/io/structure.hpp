@@ -35,6 +35,9 @@ struct Structure {
   const AtomProperty* find_property(const std::string& name) const;
   // The named column, or an Error naming the structure, the column and the columns it does have.
   const AtomProperty& require_property(const std::string& name) const;
+  AtomProperty& require_property(const std::string& name) {
+    return const_cast<AtomProperty&>(std::as_const(*this).require_property(name));
+  }
   // Index of `symbol` in species_names, appending it if new.
   std::int32_t species_code(const std::string& symbol);
   // Throws Error (naming `source`) on inconsistent sizes, degenerate cells, non-finite numbers.

@@ -246,6 +246,33 @@ std::string newest_complete_checkpoint(const std::string& out_dir) {
   return newest;
 }
 
+void standardize_each(std::vector<StructureBlock>& structures, const std::string& label,
+                      const Exchange& world) {
+  std::vector<double> sums(3 * structures.size() + 3, 0.0);  // n, y, yy per structure; all
+  for (std::size_t s = 0; s < structures.size(); ++s)
+    for (double y : structures[s].part.require_property(label).values) {
+      sums[3 * s] += 1;
+      sums[3 * s + 1] += y;
+      sums[3 * s + 2] += y * y;
+    }
+  world.sum(sums.data(), static_cast<std::int64_t>(3 * structures.size()));
+  double* all = &sums[3 * structures.size()];
+  for (std::size_t s = 0; s < structures.size(); ++s)
+    for (int k = 0; k < 3; ++k) all[k] += sums[3 * s + static_cast<std::size_t>(k)];
+  const auto moments = [](const double* m) {
+    const double mean = m[1] / m[0];
+    return std::pair{mean, std::sqrt(std::max(0.0, m[2] / m[0] - mean * mean))};
+  };
+  const auto [mean, sd] = moments(all);
+  for (std::size_t s = 0; s < structures.size(); ++s) {
+    const auto [mean_s, sd_s] = moments(&sums[3 * s]);
+    // A structure with one label value only keeps its spread (none) and takes the common mean.
+    const double scale = sd_s > 0 ? sd / sd_s : 1.0;
+    for (double& y : structures[s].part.require_property(label).values)
+      y = mean + (y - mean_s) * scale;
+  }
+}
+
 TrainResult train(const TrainOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   const bool root = mpi::rank() == 0;  // prints and writes; every rank computes the same model
@@ -269,6 +296,7 @@ TrainResult train(const TrainOptions& o) {
   // Training structures in groups of batch_graphs (all of them: the published full batch).
   std::vector<StructureBlock> train_structures = read_blocks(o.train_files, o.read);
   if (train_structures.empty()) throw UsageError("no training structures");
+  if (o.standardize_per_structure) standardize_each(train_structures, setup.label, world);
   const std::size_t group =
       o.batch_graphs > 0 ? static_cast<std::size_t>(o.batch_graphs) : train_structures.size();
   if (group < static_cast<std::size_t>(layout.groups))

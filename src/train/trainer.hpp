@@ -21,6 +21,10 @@ struct TrainOptions {
   ReadOptions read;
   ModelSetup setup;
   bool standardize_from_train = true;  // label mean/std from the training set, else from setup
+  // Each training structure's labels moved to the training set's mean and std before training,
+  // so that barrier levels that differ from glass to glass (which a step over one glass, with
+  // BatchNorm's batch statistics, cannot express) do not enter the loss.
+  bool standardize_per_structure = false;
   std::int64_t epochs = 3000;
   int eval_every = 10;
   std::int64_t patience = 1000;  // epochs without a better validation Pearson before stopping
@@ -78,6 +82,12 @@ LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup
 // This rank's blocks of every structure of the files (all of them with one rank).
 std::vector<StructureBlock> read_blocks(const std::vector<std::string>& files,
                                         const ReadOptions& read);
+
+// Moves each structure's labels (column `label`) to the mean and standard deviation of all the
+// structures' labels together: y <- mean + (y - mean_s) sd / sd_s. Structures split over ranks
+// (blocks on every rank) are summed over `world`. A structure of one label value takes the mean.
+void standardize_each(std::vector<StructureBlock>& structures, const std::string& label,
+                      const Exchange& world);
 
 // The learning rate of an epoch (1-based) under a schedule; throws UsageError on an unknown name.
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
