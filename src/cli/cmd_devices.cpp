@@ -5,6 +5,7 @@
 
 #include "backend/backend.hpp"
 #include "cli/commands.hpp"
+#include "model/blas.hpp"
 
 namespace symgnn::cli {
 
@@ -13,6 +14,7 @@ namespace {
 int run(const po::variables_map& vm) {
   const bool require_cuda = vm.count("require-cuda") > 0;
   std::printf("cpu         %d OpenMP threads\n", omp_get_max_threads());
+  std::printf("blas        %s\n", blas_description().c_str());
   const CudaStatus cuda = probe_cuda();
   if (!cuda.built) {
     std::printf("cuda        not built: %s\n", cuda.message.c_str());

@@ -10,6 +10,10 @@ CBLAS_TRANSPOSE op(bool t) {
 }
 }  // namespace
 
+std::string blas_description() {
+  return std::string(openblas_get_config()) + "; " + openblas_get_corename() + " kernels";
+}
+
 template <>
 void gemm<float>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,

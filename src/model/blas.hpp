@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace symgnn {
 
@@ -10,5 +11,9 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
           std::int64_t ldc);
+
+// The BLAS library and the kernels it runs here (OpenBLAS chooses them by CPU at start-up, or as
+// OPENBLAS_CORETYPE says), for `symgnn-dist devices` and benchmark records.
+std::string blas_description();
 
 }  // namespace symgnn
