@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "backend/kernels/elementwise.hpp"
+#include "backend/kernels/attention.hpp"
 #include "model/blas.hpp"
 #include "model/ops.hpp"
 
@@ -53,15 +53,6 @@ void chunk_edge_gemm(std::int64_t e0, std::int64_t e1, int d, std::int64_t hd, c
   linear_forward<T>(e1 - e0, d, hd, f + e0 * d, p.W_fij, p.bias, u_chunk);
 }
 
-// Completes the pre-activation of edge e and applies the LeakyReLU (the backends' arithmetic).
-template <typename T>
-inline void edge_activation(std::int64_t hd, const T* pi_src, const T* pj_dst, T* ue) {
-  const T slope = static_cast<T>(kEgatSlope);
-#pragma omp simd
-  for (std::int64_t c = 0; c < hd; ++c)
-    ue[c] = kernels::leaky_relu(ue[c] + pi_src[c] + pj_dst[c], slope);
-}
-
 }  // namespace
 
 template <typename T>
@@ -75,6 +66,7 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
   cache.alpha.resize(m, heads);
   T* alpha = cache.alpha.ptr();
   const T* mm = cache.m.ptr();
+  const T slope = static_cast<T>(kEgatSlope);
   const int threads = omp_get_max_threads();
   // Per-thread moments over a static split of each chunk: reproducible for a thread count.
   std::vector<double> part(moments ? static_cast<std::size_t>(2 * threads * hd) : 0, 0.0);
@@ -89,18 +81,17 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
     chunk_edge_gemm(c0, c1, d, hd, f, p, uc);
 #pragma omp parallel num_threads(threads)
     {
-      std::vector<double> mx(static_cast<std::size_t>(heads)), sum(static_cast<std::size_t>(heads));
       std::vector<T> local(moments ? static_cast<std::size_t>(2 * hd) : 0);
       double* acc = moments ? part.data() + 2 * hd * omp_get_thread_num() : nullptr;
 #pragma omp for schedule(static)
       for (std::int64_t j = j0; j < j1; ++j) {
         const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
         const std::int64_t e1 = g.offsets[static_cast<std::size_t>(j) + 1];
-        std::fill(mx.begin(), mx.end(), -INFINITY);
         std::fill(local.begin(), local.end(), T(0));
         for (std::int64_t e = e0; e < e1; ++e) {
           T* ue = uc + (e - c0) * hd;
-          edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]), nt.pj.row(j), ue);
+          kernels::edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]), nt.pj.row(j),
+                                   slope, ue);
           if (moments) {
             T* ls = local.data();
 #pragma omp simd
@@ -109,36 +100,12 @@ void egat_forward(const GraphBatch& g, int heads, int d, const T* h, const T* f,
               ls[hd + c] += ue[c] * ue[c];
             }
           }
-          for (int k = 0; k < heads; ++k) {
-            T s = 0;  // in T, so the loop vectorises; the softmax below is in double
-#pragma omp simd reduction(+ : s)
-            for (int c = 0; c < d; ++c) s += ue[k * d + c] * p.attn[k * d + c];
-            alpha[e * heads + k] = s;
-            mx[static_cast<std::size_t>(k)] =
-                std::max(mx[static_cast<std::size_t>(k)], static_cast<double>(s));
-          }
+          kernels::attention_scores(heads, d, ue, p.attn, alpha + e * heads);
         }
         for (std::int64_t c = 0; moments && c < 2 * hd; ++c)
           acc[c] += static_cast<double>(local[static_cast<std::size_t>(c)]);
-        std::fill(sum.begin(), sum.end(), 0.0);
-        for (std::int64_t e = e0; e < e1; ++e)
-          for (int k = 0; k < heads; ++k) {
-            const double x = std::exp(static_cast<double>(alpha[e * heads + k]) -
-                                      mx[static_cast<std::size_t>(k)]);
-            alpha[e * heads + k] = static_cast<T>(x);
-            sum[static_cast<std::size_t>(k)] += x;
-          }
-        T* o = out + j * hd;
-        std::fill(o, o + hd, T(0));
-        for (std::int64_t e = e0; e < e1; ++e) {
-          const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
-          for (int k = 0; k < heads; ++k) {
-            const T a = static_cast<T>(alpha[e * heads + k] / sum[static_cast<std::size_t>(k)]);
-            alpha[e * heads + k] = a;
-#pragma omp simd
-            for (int c = 0; c < d; ++c) o[k * d + c] += a * ms[k * d + c];
-          }
-        }
+        for (int k = 0; k < heads; ++k)
+          kernels::softmax_aggregate(heads, k, d, e0, e1, g.src.data(), mm, alpha, out + j * hd);
       }
     }
     if (on_chunk) on_chunk(c0, c1, uc);
@@ -165,10 +132,11 @@ void egat_edge_features(const GraphBatch& g, int heads, int d, const T* h, const
     const std::int64_t e0 = g.offsets[static_cast<std::size_t>(chunks[ci])];
     const std::int64_t e1 = g.offsets[static_cast<std::size_t>(chunks[ci + 1])];
     chunk_edge_gemm(e0, e1, d, hd, f, p, u + e0 * hd);
+    const T slope = static_cast<T>(kEgatSlope);
 #pragma omp parallel for schedule(static)
     for (std::int64_t e = e0; e < e1; ++e)
-      edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]),
-                      nt.pj.row(g.dst[static_cast<std::size_t>(e)]), u + e * hd);
+      kernels::edge_activation(hd, nt.pi.row(g.src[static_cast<std::size_t>(e)]),
+                               nt.pj.row(g.dst[static_cast<std::size_t>(e)]), slope, u + e * hd);
     if (on_chunk) on_chunk(e0, e1, u + e0 * hd);
   }
 }
@@ -185,31 +153,12 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
   // Softmax backward per destination: ds = alpha (d alpha - sum over the destination's edges of
   // alpha d alpha), with d alpha_e = <d_out[dst], m[src]> per head.
   Tensor<T> ds(m, heads);
-#pragma omp parallel
-  {
-    std::vector<double> dot(static_cast<std::size_t>(heads));
-#pragma omp for schedule(static)
-    for (std::int64_t j = 0; j < n; ++j) {
-      const std::int64_t e0 = g.offsets[static_cast<std::size_t>(j)];
-      const std::int64_t e1 = g.offsets[static_cast<std::size_t>(j) + 1];
-      const T* dout = d_out + j * hd;
-      std::fill(dot.begin(), dot.end(), 0.0);
-      for (std::int64_t e = e0; e < e1; ++e) {
-        const T* ms = mm + std::int64_t{g.src[static_cast<std::size_t>(e)]} * hd;
-        for (int k = 0; k < heads; ++k) {
-          T s = 0;
-#pragma omp simd reduction(+ : s)
-          for (int c = 0; c < d; ++c) s += dout[k * d + c] * ms[k * d + c];
-          ds(e, k) = s;
-          dot[static_cast<std::size_t>(k)] += static_cast<double>(s) * alpha[e * heads + k];
-        }
-      }
-      for (std::int64_t e = e0; e < e1; ++e)
-        for (int k = 0; k < heads; ++k)
-          ds(e, k) = static_cast<T>(alpha[e * heads + k] * (static_cast<double>(ds(e, k)) -
-                                                            dot[static_cast<std::size_t>(k)]));
-    }
-  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t j = 0; j < n; ++j)
+    for (int k = 0; k < heads; ++k)
+      kernels::softmax_backward(heads, k, d, g.offsets[static_cast<std::size_t>(j)],
+                                g.offsets[static_cast<std::size_t>(j) + 1], g.src.data(), mm, alpha,
+                                d_out + j * hd, ds.ptr());
 
   // Per chunk of edges: the edge path's gradient (one GEMM), the attention and LeakyReLU
   // backward into u in place, then the chunk's share of the W_fij and f gradients and of dq (the
@@ -240,31 +189,9 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
         for (std::int64_t e = g.offsets[static_cast<std::size_t>(j)];
              e < g.offsets[static_cast<std::size_t>(j) + 1]; ++e) {
           T* ue = u + e * hd;
-          const T* dye = edge.df ? dy.row(e - c0) : nullptr;
-          for (int k = 0; k < heads; ++k) {
-            const T dsk = ds(e, k);
-            T* lk = local.data() + k * d;
-            const T* ak = p.attn + k * d;
-            T* uk = ue + k * d;
-            if (dye) {
-              const T* yk = dye + k * d;
-              const T* sc = edge.scale + k * d;
-              const T* sh = edge.shift + k * d;
-              const T* sl = edge.slope + k * d;
-#pragma omp simd
-              for (int c = 0; c < d; ++c) {
-                lk[c] += dsk * uk[c];
-                const T g_u = dsk * ak[c] + yk[c] * sc[c] + sh[c] + uk[c] * sl[c];
-                uk[c] = kernels::leaky_relu_grad(uk[c], slope, g_u);  // u > 0 iff z > 0
-              }
-            } else {
-#pragma omp simd
-              for (int c = 0; c < d; ++c) {
-                lk[c] += dsk * uk[c];
-                uk[c] = kernels::leaky_relu_grad(uk[c], slope, dsk * ak[c]);
-              }
-            }
-          }
+          kernels::edge_backward(heads, d, slope, ds.row(e), p.attn,
+                                 edge.df ? dy.row(e - c0) : nullptr, edge.scale, edge.shift,
+                                 edge.slope, ue, local.data());
 #pragma omp simd
           for (std::int64_t c = 0; c < hd; ++c) q[c] += ue[c];
         }
@@ -291,25 +218,10 @@ void egat_backward(const GraphBatch& g, int heads, int d, const T* h, const T* f
   // Source-side gradients: dP_i sums dz over the edges leaving i, dM_i sums alpha d_out[dst].
   Tensor<T> dp(n, hd), dm(n, hd);
 #pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    T* pr = dp.row(i);
-    T* mr = dm.row(i);
-    std::fill(pr, pr + hd, T(0));
-    std::fill(mr, mr + hd, T(0));
-    for (std::int64_t k = g.out_offsets[static_cast<std::size_t>(i)];
-         k < g.out_offsets[static_cast<std::size_t>(i) + 1]; ++k) {
-      const std::int64_t e = g.out_edges[static_cast<std::size_t>(k)];
-      const T* dz = u + e * hd;
-      const T* dout = d_out + std::int64_t{g.dst[static_cast<std::size_t>(e)]} * hd;
-#pragma omp simd
-      for (std::int64_t c = 0; c < hd; ++c) pr[c] += dz[c];
-      for (int hh = 0; hh < heads; ++hh) {
-        const T a = alpha[e * heads + hh];
-#pragma omp simd
-        for (int c = 0; c < d; ++c) mr[hh * d + c] += a * dout[hh * d + c];
-      }
-    }
-  }
+  for (std::int64_t i = 0; i < n; ++i)
+    kernels::source_gradients(heads, d, g.out_offsets[static_cast<std::size_t>(i)],
+                              g.out_offsets[static_cast<std::size_t>(i) + 1], g.out_edges.data(),
+                              g.dst.data(), u, alpha, d_out, dp.row(i), dm.row(i));
   linear_backward<T>(n, d, hd, h, p.W_ni, dp.ptr(), dh, grad.W_ni, nullptr);
   Tensor<T> tmp(n, d);
   linear_backward<T>(n, d, hd, h, p.W_nj, dq.ptr(), tmp.ptr(), grad.W_nj, nullptr);

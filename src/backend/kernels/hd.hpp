@@ -7,3 +7,10 @@
 #else
 #define SYMGNN_HD
 #endif
+
+// A loop over features that the host compiler should vectorise; a CUDA thread runs it as is.
+#if defined(__CUDA_ARCH__)
+#define SYMGNN_SIMD
+#else
+#define SYMGNN_SIMD _Pragma("omp simd")
+#endif

@@ -1,0 +1,137 @@
+// The per-edge and per-destination arithmetic of EGAT's attention (model/egat.cpp), written once
+// for the CPU loops and CUDA kernels: a CPU thread or a GPU thread block takes a destination atom
+// and its incoming edges [e0, e1) (contiguous, grouped by destination), or one edge.
+// Layouts: u, m and out rows are H d wide (head k at k d); alpha is E x H.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "backend/kernels/elementwise.hpp"
+#include "backend/kernels/hd.hpp"
+
+namespace symgnn::kernels {
+
+// u_e = LeakyReLU(u_e + pi[src] + pj[dst]) in place, u_e holding f_e W_fij^T + b.
+template <typename T>
+SYMGNN_HD inline void edge_activation(std::int64_t hd, const T* pi_src, const T* pj_dst, T slope,
+                                      T* u_e) {
+  SYMGNN_SIMD
+  for (std::int64_t c = 0; c < hd; ++c) u_e[c] = leaky_relu(u_e[c] + pi_src[c] + pj_dst[c], slope);
+}
+
+// Attention scores of one edge: s[k] = <u_e[k], a[k]> for each head.
+template <typename T>
+SYMGNN_HD inline void attention_scores(int heads, int d, const T* u_e, const T* attn, T* s) {
+  for (int k = 0; k < heads; ++k) {
+    T sum = 0;  // in T, so the loop vectorises; the softmax is in double
+    SYMGNN_SIMD
+    for (int c = 0; c < d; ++c) sum += u_e[k * d + c] * attn[k * d + c];
+    s[k] = sum;
+  }
+}
+
+// Head k of one destination: the scores alpha[e heads + k] of its edges become softmax weights
+// (max-shifted, in double), and out_j[k d ...] = sum over the edges of weight * m[src_e][k d ...].
+template <typename T>
+SYMGNN_HD inline void softmax_aggregate(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
+                                        const std::int32_t* src, const T* m, T* alpha, T* out_j) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+  double mx = -INFINITY, sum = 0;
+  for (std::int64_t e = e0; e < e1; ++e) mx = fmax(mx, static_cast<double>(alpha[e * heads + k]));
+  for (std::int64_t e = e0; e < e1; ++e) {
+    const double x = exp(static_cast<double>(alpha[e * heads + k]) - mx);
+    alpha[e * heads + k] = static_cast<T>(x);
+    sum += x;
+  }
+  T* o = out_j + k * d;
+  for (int c = 0; c < d; ++c) o[c] = T(0);
+  for (std::int64_t e = e0; e < e1; ++e) {
+    const T a = static_cast<T>(static_cast<double>(alpha[e * heads + k]) / sum);
+    alpha[e * heads + k] = a;
+    const T* ms = m + std::int64_t{src[e]} * hd + k * d;
+    SYMGNN_SIMD
+    for (int c = 0; c < d; ++c) o[c] += a * ms[c];
+  }
+}
+
+// Softmax backward of head k of one destination: ds_e = alpha_e (da_e - sum alpha da), with
+// da_e = <dout_j[k], m[src_e][k]>.
+template <typename T>
+SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
+                                       const std::int32_t* src, const T* m, const T* alpha,
+                                       const T* dout_j, T* ds) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+  const T* dk = dout_j + k * d;
+  double dot = 0;
+  for (std::int64_t e = e0; e < e1; ++e) {
+    const T* ms = m + std::int64_t{src[e]} * hd + k * d;
+    T s = 0;
+    SYMGNN_SIMD
+    for (int c = 0; c < d; ++c) s += dk[c] * ms[c];
+    ds[e * heads + k] = s;
+    dot += static_cast<double>(s) * alpha[e * heads + k];
+  }
+  for (std::int64_t e = e0; e < e1; ++e)
+    ds[e * heads + k] =
+        static_cast<T>(alpha[e * heads + k] * (static_cast<double>(ds[e * heads + k]) - dot));
+}
+
+// The gradient reaching one edge's u, in place (u_e becomes dz_e, the gradient of the
+// pre-activation), from the attention (ds_e per head) and, when dy_e is not null, from the edge
+// path in factored form: du = dy scale + shift + u slope_u (model/egat.hpp, EdgePathGrad).
+// Adds the edge's share of the attention vector's gradient (ds u) to d_attn.
+template <typename T>
+SYMGNN_HD inline void edge_backward(int heads, int d, T slope, const T* ds_e, const T* attn,
+                                    const T* dy_e, const T* scale, const T* shift, const T* slope_u,
+                                    T* u_e, T* d_attn) {
+  for (int k = 0; k < heads; ++k) {
+    const T dsk = ds_e[k];
+    T* lk = d_attn + k * d;
+    const T* ak = attn + k * d;
+    T* uk = u_e + k * d;
+    if (dy_e) {
+      const T* yk = dy_e + k * d;
+      const T* sc = scale + k * d;
+      const T* sh = shift + k * d;
+      const T* sl = slope_u + k * d;
+      SYMGNN_SIMD
+      for (int c = 0; c < d; ++c) {
+        lk[c] += dsk * uk[c];
+        const T g_u = dsk * ak[c] + yk[c] * sc[c] + sh[c] + uk[c] * sl[c];
+        uk[c] = leaky_relu_grad(uk[c], slope, g_u);  // u > 0 iff z > 0
+      }
+    } else {
+      SYMGNN_SIMD
+      for (int c = 0; c < d; ++c) {
+        lk[c] += dsk * uk[c];
+        uk[c] = leaky_relu_grad(uk[c], slope, dsk * ak[c]);
+      }
+    }
+  }
+}
+
+// Source-side gradients of atom i from its outgoing edges (ids edges[k0..k1)): dp_i = sum of dz_e
+// and dm_i = sum of alpha_e dout[dst_e] per head.
+template <typename T>
+SYMGNN_HD inline void source_gradients(int heads, int d, std::int64_t k0, std::int64_t k1,
+                                       const std::int64_t* edges, const std::int32_t* dst,
+                                       const T* dz, const T* alpha, const T* d_out, T* dp_i,
+                                       T* dm_i) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+  for (std::int64_t c = 0; c < hd; ++c) dp_i[c] = dm_i[c] = T(0);
+  for (std::int64_t k = k0; k < k1; ++k) {
+    const std::int64_t e = edges[k];
+    const T* dze = dz + e * hd;
+    const T* dout = d_out + std::int64_t{dst[e]} * hd;
+    SYMGNN_SIMD
+    for (std::int64_t c = 0; c < hd; ++c) dp_i[c] += dze[c];
+    for (int h = 0; h < heads; ++h) {
+      const T a = alpha[e * heads + h];
+      SYMGNN_SIMD
+      for (int c = 0; c < d; ++c) dm_i[h * d + c] += a * dout[h * d + c];
+    }
+  }
+}
+
+}  // namespace symgnn::kernels
