@@ -106,6 +106,13 @@ TEST(Cli, DevicesReportsTheCudaBackendState) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cpu "));
   EXPECT_THAT(r.output, HasSubstr("cuda "));
+  EXPECT_THAT(r.output, HasSubstr("kernels"));  // which BLAS kernels run here
+}
+
+TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {
+  Result r = run("train --standardize glass --train " + kSample + " --val " + kSample);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("'train', 'per-structure' or 'published', not 'glass'"));
 }
 
 }  // namespace

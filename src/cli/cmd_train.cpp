@@ -157,10 +157,10 @@ Command train_command() {
             "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(
             "clip", po::value<double>()->default_value(0.1), "gradient-norm clipping")(
             "standardize", po::value<std::string>()->default_value("train"),
-            "label mean/std: 'train' (from the training set), 'per-structure' (as train, after "
-            "moving "
-            "each training structure's labels to that mean and std) or 'published' "
-            "(1.6346/0.3104)")("seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
+            "label mean/std: 'train' (from the training set), 'per-structure' (as train, "
+            "each training structure's labels first moved to that mean and std) or "
+            "'published' (1.6346/0.3104)")("seed", po::value<std::uint64_t>()->default_value(0),
+                                           "random seed")(
             "out", po::value<std::string>()->default_value("out"),
             "folder for checkpoints and the curve")(
             "restart", po::value<std::string>()->default_value(""),
