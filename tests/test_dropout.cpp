@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/kernels/philox.hpp"
 #include "model/dropout.hpp"
-#include "model/philox.hpp"
 
 namespace symgnn {
 namespace {

@@ -136,6 +136,7 @@ TEST(Train, PerStructureStandardisationRemovesGlassLevels) {
   double n = 0, sum = 0, sq = 0;
   for (std::size_t s = 0; s < labels.size(); ++s) {
     structures[s].part.properties.push_back({"eb", 1, false, labels[s]});
+    structures[s].total = static_cast<std::int64_t>(labels[s].size());  // whole, on one rank
     for (double y : labels[s]) {
       n += 1;
       sum += y;

@@ -10,8 +10,8 @@
 #include <numbers>
 #include <vector>
 
+#include "backend/kernels/philox.hpp"
 #include "core/error.hpp"
-#include "model/philox.hpp"
 #include "model/transforms.hpp"
 #include "model/von_mises.hpp"
 #include "train/trainer.hpp"  // pearson

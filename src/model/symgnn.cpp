@@ -2,10 +2,10 @@
 
 #include <cmath>
 
+#include "backend/kernels/philox.hpp"
 #include "backend/kernels/transform.hpp"
 #include "core/error.hpp"
 #include "model/blas.hpp"
-#include "model/philox.hpp"
 
 namespace symgnn {
 
@@ -433,6 +433,8 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
   Tensor<T> h(nl, d);
   std::copy(h0_.data.begin(), h0_.data.end(), h.data.begin());
   cache_.resize(layers_.size());
+  // Every layer's dropout masks come from this step's key, at lanes of their own.
+  const kernels::PhiloxKey rng = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
@@ -470,7 +472,6 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     add_into<T>(n * d, c.h_in.ptr(), h.ptr());
     if (!last) add_into<T>(m * d, c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
-      const kernels::PhiloxKey rng = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
       dropout_mask(n, reinterpret_cast<const std::uint64_t*>(g.node_id.data()), nullptr, lane, rng,
                    c.keep_h);

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
+#include "backend/kernels/philox.hpp"
 #include "core/error.hpp"
-#include "model/philox.hpp"
 #include "model/von_mises.hpp"
 
 namespace symgnn {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "model/philox.hpp"
+#include "backend/kernels/philox.hpp"
 
 namespace symgnn {
 

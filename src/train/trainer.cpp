@@ -248,24 +248,29 @@ std::string newest_complete_checkpoint(const std::string& out_dir) {
 
 void standardize_each(std::vector<StructureBlock>& structures, const std::string& label,
                       const Exchange& world) {
-  std::vector<double> sums(3 * structures.size() + 3, 0.0);  // n, y, yy per structure; all
-  for (std::size_t s = 0; s < structures.size(); ++s)
+  // Sums of y and y^2 per structure over its blocks on every rank; then over all structures.
+  const std::size_t count = structures.size();
+  std::vector<double> sums(2 * count + 3, 0.0);
+  for (std::size_t s = 0; s < count; ++s)
     for (double y : structures[s].part.require_property(label).values) {
-      sums[3 * s] += 1;
-      sums[3 * s + 1] += y;
-      sums[3 * s + 2] += y * y;
+      sums[2 * s] += y;
+      sums[2 * s + 1] += y * y;
     }
-  world.sum(sums.data(), static_cast<std::int64_t>(3 * structures.size()));
-  double* all = &sums[3 * structures.size()];
-  for (std::size_t s = 0; s < structures.size(); ++s)
-    for (int k = 0; k < 3; ++k) all[k] += sums[3 * s + static_cast<std::size_t>(k)];
-  const auto moments = [](const double* m) {
-    const double mean = m[1] / m[0];
-    return std::pair{mean, std::sqrt(std::max(0.0, m[2] / m[0] - mean * mean))};
+  world.sum(sums.data(), static_cast<std::int64_t>(2 * count));
+  double* all = &sums[2 * count];  // n, y, y^2
+  for (std::size_t s = 0; s < count; ++s) {
+    all[0] += static_cast<double>(structures[s].total);
+    all[1] += sums[2 * s];
+    all[2] += sums[2 * s + 1];
+  }
+  const auto moments = [](double n, double sum, double sq) {
+    const double mean = sum / n;
+    return std::pair{mean, std::sqrt(std::max(0.0, sq / n - mean * mean))};
   };
-  const auto [mean, sd] = moments(all);
-  for (std::size_t s = 0; s < structures.size(); ++s) {
-    const auto [mean_s, sd_s] = moments(&sums[3 * s]);
+  const auto [mean, sd] = moments(all[0], all[1], all[2]);
+  for (std::size_t s = 0; s < count; ++s) {
+    const auto [mean_s, sd_s] =
+        moments(static_cast<double>(structures[s].total), sums[2 * s], sums[2 * s + 1]);
     // A structure with one label value only keeps its spread (none) and takes the common mean.
     const double scale = sd_s > 0 ? sd / sd_s : 1.0;
     for (double& y : structures[s].part.require_property(label).values)

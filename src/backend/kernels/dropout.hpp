@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "backend/kernels/hd.hpp"
-#include "model/philox.hpp"
+#include "backend/kernels/philox.hpp"
 
 namespace symgnn::kernels {
 
