@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "backend/backend.hpp"
 #include "io/formats.hpp"
 #include "util.hpp"
 
@@ -107,6 +108,28 @@ TEST(Cli, DevicesReportsTheCudaBackendState) {
   EXPECT_THAT(r.output, HasSubstr("cpu "));
   EXPECT_THAT(r.output, HasSubstr("cuda "));
   EXPECT_THAT(r.output, HasSubstr("kernels"));  // which BLAS kernels run here
+}
+
+TEST(Cli, DeviceNamesAreCheckedAndAMissingGpuIsAClearError) {
+  Result cpu = run("devices --device cpu");
+  EXPECT_EQ(cpu.status, 0) << cpu.output;
+  EXPECT_THAT(cpu.output, HasSubstr("device      cpu usable"));
+  for (const char* cmd :
+       {"devices --device gpu", "predict model.h5 x.extxyz --device cuda:x",
+        "train --device tpu --train " SYMGNN_REPO_DIR
+        "/data/cuzr/train0.extxyz --val " SYMGNN_REPO_DIR "/data/cuzr/train0.extxyz"}) {
+    Result r = run(cmd);
+    EXPECT_EQ(r.status, 2) << cmd << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("expected cpu, cuda or cuda:N")) << cmd;
+  }
+  if (probe_cuda().devices > 0) GTEST_SKIP() << "a CUDA device is present";
+  Result r = run("devices --device cuda:0");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("CUDA backend"));
+  Result t = run("train --device cuda --epochs 1 --train " + kSample + " --val " + kSample +
+                 " --out " + testing::TempDir() + "/no-gpu");
+  EXPECT_EQ(t.status, 1) << t.output;
+  EXPECT_THAT(t.output, HasSubstr("--device cuda"));
 }
 
 TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {

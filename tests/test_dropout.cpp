@@ -7,11 +7,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "backend/kernels/philox.hpp"
-#include "model/dropout.hpp"
 
 namespace symgnn {
 namespace {
+
+// The CPU backend's masks into host arrays.
+void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
+                  const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
+                  float p, std::uint8_t* mask) {
+  static const auto cpu = make_cpu_backend<float>();
+  cpu->dropout_mask(rows, d, ids, images, lane0, key, p, mask);
+}
 
 // The definition, one lane at a time.
 std::vector<std::uint8_t> reference_mask(std::int64_t rows, std::int64_t d,

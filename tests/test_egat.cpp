@@ -1,11 +1,14 @@
-// EGAT: a hand-computed forward pass on three atoms, and finite-difference gradients.
+// EGAT on the CPU backend: a hand-computed forward pass on three atoms, finite-difference
+// gradients (to the inputs, the weights and the edge weights), and chunked evaluation.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
+#include "backend/backend.hpp"
 #include "gradcheck.hpp"
 #include "graph/neighbor.hpp"
-#include "model/egat.hpp"
+#include "model/batch_on_backend.hpp"
 
 namespace symgnn {
 namespace {
@@ -29,6 +32,23 @@ GraphBatch random_batch(int atoms, double box, double cutoff, std::uint64_t seed
   const Graph graph = build_graph(s.cell, s.pbc, s.positions, opt);
   return make_batch({&s}, {&graph}, {"Cu"}, "");
 }
+
+// A batch's graph on the CPU backend.
+struct OnCpu {
+  std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
+  BatchOnBackend batch;
+  explicit OnCpu(const GraphBatch& g) { batch.bind(*be, g); }
+  const GraphView& g() const { return batch.view(); }
+};
+
+// What a forward keeps, in host vectors.
+struct Saved {
+  std::vector<double> alpha, m;
+  Saved(std::int64_t n, std::int64_t edges, int heads, int d)
+      : alpha(static_cast<std::size_t>(edges * heads)),
+        m(static_cast<std::size_t>(n * heads * d)) {}
+  EgatSaved<double> view() { return {alpha.data(), m.data()}; }
+};
 
 // Random inputs and weights of one EGAT layer (seeds seed .. seed + 7).
 struct RandomLayer {
@@ -73,9 +93,11 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
   std::vector<double> f(7);
   for (int e = 0; e < 7; ++e) f[e] = 0.1 * (e + 1);
   std::vector<double> out(3), u(7);
-  EgatCache<double> cache;
+  OnCpu cpu(g);
+  Saved saved(3, 7, 1, 1);
   EdgeMoments moments;
-  egat_forward<double>(g, 1, 1, h.data(), f.data(), p, out.data(), cache, u.data(), &moments);
+  cpu.be->egat_forward(cpu.g(), 1, 1, h.data(), f.data(), p, nullptr, out.data(), saved.view(),
+                       u.data(), &moments, {});
   // By hand for atom 1 (index 1): incoming edges from 0, 1 (self) and 2.
   auto leaky = [](double x) { return x > 0 ? x : 0.01 * x; };
   double num = 0, den = 0;
@@ -98,7 +120,7 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
   // Attention weights into each atom sum to one.
   for (int j = 0; j < 3; ++j) {
     double s = 0;
-    for (std::int64_t e = g.offsets[j]; e < g.offsets[j + 1]; ++e) s += cache.alpha(e, 0);
+    for (std::int64_t e = g.offsets[j]; e < g.offsets[j + 1]; ++e) s += saved.alpha[e];
     EXPECT_NEAR(s, 1.0, 1e-12);
   }
   // The moments are the column sum and sum of squares of u.
@@ -111,24 +133,30 @@ TEST(Egat, ThreeAtomForwardMatchesHandComputation) {
   EXPECT_NEAR(moments.sumsq[0], sumsq, 1e-13);
 }
 
-TEST(Egat, GradientsMatchFiniteDifferences) {
+// The gradients of a loss that reads both outputs, as the model does: the node output directly,
+// and u through a function whose gradient has the factored form of the edge path
+// (df W) scale + shift + u slope; with edge weights, also the gradient to them.
+void check_gradients(bool edge_weights) {
   // A small periodic random structure with a few neighbours per atom.
   GraphBatch g = random_batch(10, 6.0, 3.5, 21);
+  OnCpu cpu(g);
   const int heads = 2, d = 3;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
   RandomLayer layer(n, m, heads, d, 22);
   auto& [h, f, w_ni, w_nj, w_fij, w_node, attn, bias] = layer;
   const EgatParams<double> p = layer.params();
-  // The loss reads both outputs, as the model does: the node output directly, and u through a
-  // function whose gradient has the factored form of the edge path (df W) scale + shift + u slope.
+  std::vector<double> weight = random_vector(m, 36);
+  for (double& w : weight) w = 0.5 + 0.4 * w;
+  const double* wp = edge_weights ? weight.data() : nullptr;
   const int d_out = 2;
   auto r_out = random_vector(n * hd, 30), r_df = random_vector(m * d_out, 31),
        r_w = random_vector(d_out * hd, 32), r_scale = random_vector(hd, 33),
        r_shift = random_vector(hd, 34), r_slope = random_vector(hd, 35);
   std::vector<double> out(n * hd), u(m * hd);
-  EgatCache<double> cache;
+  Saved saved(n, m, heads, d);
   auto loss = [&] {
-    egat_forward<double>(g, heads, d, h.data(), f.data(), p, out.data(), cache, u.data(), nullptr);
+    cpu.be->egat_forward(cpu.g(), heads, d, h.data(), f.data(), p, wp, out.data(), saved.view(),
+                         u.data(), nullptr, {});
     double l = dot(r_out.data(), out.data(), n * hd);
     for (std::int64_t e = 0; e < m; ++e)
       for (int c = 0; c < hd; ++c) {
@@ -140,18 +168,19 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
     return l;
   };
   loss();
-  std::vector<double> dh(n * d), df(m * d);
+  std::vector<double> dh(n * d), df(m * d), dw(m, 0.0);
   std::vector<double> g_ni(hd * d, 0), g_nj(hd * d, 0), g_fij(hd * d, 0), g_node(hd * d, 0),
       g_attn(hd, 0), g_bias(hd, 0);
   EgatParams<double> grad{g_ni.data(),   g_nj.data(),   g_fij.data(),
                           g_node.data(), g_attn.data(), g_bias.data()};
   std::vector<double> u_again(m * hd);
-  egat_edge_features<double>(g, heads, d, h.data(), f.data(), p, u_again.data());
+  cpu.be->egat_edge_features(cpu.g(), heads, d, h.data(), f.data(), p, u_again.data(), {});
   for (std::int64_t k = 0; k < m * hd; ++k) ASSERT_EQ(u_again[k], u[k]) << "recomputed u, " << k;
   const EdgePathGrad<double> edge{r_df.data(),    r_w.data(),     d_out,
                                   r_scale.data(), r_shift.data(), r_slope.data()};
-  egat_backward<double>(g, heads, d, h.data(), f.data(), p, cache, r_out.data(), edge,
-                        u_again.data(), dh.data(), df.data(), grad);
+  cpu.be->egat_backward(cpu.g(), heads, d, h.data(), f.data(), p, wp, saved.view(), r_out.data(),
+                        edge, u_again.data(), dh.data(), df.data(), grad,
+                        edge_weights ? dw.data() : nullptr);
   expect_gradient("h", loss, h.data(), n * d, dh.data());
   expect_gradient("f", loss, f.data(), m * d, df.data());
   expect_gradient("W_ni", loss, w_ni.data(), hd * d, g_ni.data());
@@ -160,12 +189,52 @@ TEST(Egat, GradientsMatchFiniteDifferences) {
   expect_gradient("W_node", loss, w_node.data(), hd * d, g_node.data());
   expect_gradient("attn", loss, attn.data(), hd, g_attn.data());
   expect_gradient("bias", loss, bias.data(), hd, g_bias.data());
+  // The loss is linear in each edge weight: a wide step has no truncation error and keeps the
+  // rounding error of the difference (~1e-16 |loss| / eps) far below the tolerance.
+  if (edge_weights) expect_gradient("edge weights", loss, weight.data(), m, dw.data(), 60, 1e-3);
+}
+
+TEST(Egat, GradientsMatchFiniteDifferences) {
+  check_gradients(false);
+}
+TEST(Egat, EdgeWeightGradientsMatchFiniteDifferences) {
+  check_gradients(true);
+}
+
+// Weights of one are the unweighted layer bit for bit; weights of zero on the edges into an atom
+// remove every message it receives.
+TEST(Egat, EdgeWeightsOfOneAndZero) {
+  GraphBatch g = random_batch(40, 8.0, 4.0, 51);
+  OnCpu cpu(g);
+  const int heads = 2, d = 3;
+  const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
+  RandomLayer layer(n, m, heads, d, 52);
+  const EgatParams<double> p = layer.params();
+  Saved saved(n, m, heads, d);
+  std::vector<double> plain(n * hd), ones_out(n * hd), zero_out(n * hd), u(m * hd);
+  auto run = [&](const double* w, std::vector<double>& out) {
+    cpu.be->egat_forward(cpu.g(), heads, d, layer.h.data(), layer.f.data(), p, w, out.data(),
+                         saved.view(), u.data(), nullptr, {});
+  };
+  run(nullptr, plain);
+  std::vector<double> ones(m, 1.0);
+  run(ones.data(), ones_out);
+  EXPECT_EQ(ones_out, plain);
+  const std::int64_t centre = 7;
+  std::vector<double> w = ones;
+  for (std::int64_t e = g.offsets[centre]; e < g.offsets[centre + 1]; ++e) w[e] = 0;
+  run(w.data(), zero_out);
+  for (std::int64_t c = 0; c < hd; ++c) {
+    EXPECT_EQ(zero_out[centre * hd + c], 0.0);
+    EXPECT_EQ(zero_out[(centre + 1) * hd + c], plain[(centre + 1) * hd + c]);
+  }
 }
 
 // Evaluation computes u one chunk at a time and hands each chunk to the caller; on a graph of
 // several chunks the chunks, the node output and the moments must match the whole-u run.
 TEST(Egat, ChunkedEvaluationMatchesWholeU) {
   GraphBatch g = random_batch(500, 14.0, 5.0, 41);
+  OnCpu cpu(g);
   ASSERT_GT(g.num_edges, 3 * 8192) << "the test needs several chunks";
   const int heads = 2, d = 4;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
@@ -174,13 +243,14 @@ TEST(Egat, ChunkedEvaluationMatchesWholeU) {
   const auto& f = layer.f;
   const EgatParams<double> p = layer.params();
   std::vector<double> out(n * hd), u(m * hd);
-  EgatCache<double> cache;
+  Saved saved(n, m, heads, d);
   EdgeMoments moments;
-  egat_forward<double>(g, heads, d, h.data(), f.data(), p, out.data(), cache, u.data(), &moments);
+  cpu.be->egat_forward(cpu.g(), heads, d, h.data(), f.data(), p, nullptr, out.data(), saved.view(),
+                       u.data(), &moments, {});
   std::vector<double> out2(n * hd), seen(m * hd, 0.0);
   std::int64_t next = 0, chunks = 0;
-  egat_forward<double>(g, heads, d, h.data(), f.data(), p, out2.data(), cache, nullptr, nullptr,
-                       [&](std::int64_t e0, std::int64_t e1, const double* uc) {
+  cpu.be->egat_forward(cpu.g(), heads, d, h.data(), f.data(), p, nullptr, out2.data(), saved.view(),
+                       nullptr, nullptr, [&](std::int64_t e0, std::int64_t e1, const double* uc) {
                          EXPECT_EQ(e0, next) << "chunks in order, without gaps";
                          next = e1;
                          ++chunks;

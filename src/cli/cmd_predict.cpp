@@ -21,12 +21,15 @@ int run(const po::variables_map& vm) {
   if (!vm.count("model") || !vm.count("structure"))
     throw UsageError("usage: symgnn-dist predict MODEL.h5 STRUCTURE... --out DIR");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
+  // The device first: a wrong one is refused before any file is read.
+  std::shared_ptr<Backend<float>> backend =
+      make_backend<float>(vm["device"].as<std::string>(), mpi::local_rank());
   const std::string model_path = vm["model"].as<std::string>();
   const std::string out_dir = vm["out"].as<std::string>();
   const std::string column = vm["column"].as<std::string>();
   ModelSetup setup = read_checkpoint_setup(model_path);
   if (vm["eval-transforms"].as<int>() >= 0) setup.eval_transforms = vm["eval-transforms"].as<int>();
-  SymGNN<float> model(setup.model);
+  SymGNN<float> model(setup.model, backend);
   load_checkpoint(model_path, model, nullptr);
   const bool root = mpi::rank() == 0;
   // Under MPI every structure is split over all ranks (--grid, or the least-surface grid).
@@ -100,6 +103,9 @@ Command predict_command() {
                 "eval-transforms", po::value<int>()->default_value(-1),
                 "transforms averaged (vonmises, uniform; -1: as stored in the checkpoint)")(
                 "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+                "device", po::value<std::string>()->default_value("cpu"),
+                "where the model computes: cpu, cuda (under MPI, the GPU of the rank's local "
+                "rank) or cuda:N")(
                 "grid", po::value<std::string>()->default_value("auto"),
                 "under MPI: subdomains per structure, AxBxC (auto: least surface)");
             add_read_options(d);

@@ -103,6 +103,7 @@ int run(const po::variables_map& vm) {
   o.groups = vm["groups"].as<int>();
   o.refresh_batchnorm = vm["refresh-bn"].as<bool>();
   o.grid = vm["grid"].as<std::string>();
+  o.device = vm["device"].as<std::string>();
   if (o.epochs < 1 || o.eval_every < 1)
     throw UsageError("--epochs and --eval-every must be positive");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
@@ -171,6 +172,9 @@ Command train_command() {
             "epoch, then exit with status 75)")("time-limit", po::value<double>()->default_value(0),
                                                 "stop after this many minutes (0: none)")(
             "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
+            "device", po::value<std::string>()->default_value("cpu"),
+            "where the model computes: cpu, cuda (under MPI, the GPU of the rank's local rank) "
+            "or cuda:N")(
             "refresh-bn", po::value<bool>()->default_value(false)->implicit_value(true),
             "before each evaluation, BatchNorm running statistics from the training "
             "structures without dropout (removes the offset dropout leaves in evaluation)")(

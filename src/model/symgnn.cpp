@@ -1,23 +1,13 @@
 #include "model/symgnn.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "backend/kernels/philox.hpp"
-#include "backend/kernels/transform.hpp"
 #include "core/error.hpp"
-#include "model/blas.hpp"
 
 namespace symgnn {
-
-namespace {
-
-template <typename T>
-void add_into(std::int64_t count, const T* x, T* y) {
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < count; ++i) y[i] += x[i];
-}
-
-}  // namespace
 
 int ModelConfig::train_transforms() const {
   switch (symmetrization) {
@@ -54,7 +44,8 @@ typename SymGNN<T>::BatchNormIds SymGNN<T>::add_batchnorm(const std::string& nam
 }
 
 template <typename T>
-SymGNN<T>::SymGNN(const ModelConfig& config) : config_(config) {
+SymGNN<T>::SymGNN(const ModelConfig& config, std::shared_ptr<Backend<T>> backend)
+    : config_(config), backend_(backend ? std::move(backend) : make_cpu_backend<T>()) {
   config_.validate();
   const std::int64_t d = config_.dim;
   const bool length = config_.symmetrization == Symmetrization::kLength;
@@ -193,24 +184,64 @@ VonMisesParams SymGNN<T>::von_mises() const {
 }
 
 template <typename T>
+const T* SymGNN<T>::value(int id) const {
+  const T* base = backend_->host_memory() ? params_.values().data() : values_.ptr();
+  return base + params_.info(id).offset;
+}
+
+template <typename T>
+T* SymGNN<T>::grad(int id) {
+  T* base = backend_->host_memory() ? params_.grads().data() : grads_.ptr();
+  return base + params_.info(id).offset;
+}
+
+template <typename T>
+void SymGNN<T>::add_grad(int id, const T* host_increment) {
+  backend_->add_from_host(params_.info(id).size(), host_increment, grad(id));
+}
+
+template <typename T>
+void SymGNN<T>::forward_comm(Array<T>& rows, std::int64_t cols) {
+  if (backend_->host_memory() || ex_ == &Exchange::whole()) {
+    ex_->forward_comm(rows.ptr(), cols);
+    return;
+  }
+  std::vector<T> host = rows.download();
+  ex_->forward_comm(host.data(), cols);
+  rows.upload(host.data(), rows.rows(), rows.cols());
+}
+
+template <typename T>
+void SymGNN<T>::reverse_comm(Array<T>& rows, std::int64_t cols) {
+  if (backend_->host_memory() || ex_ == &Exchange::whole()) {
+    ex_->reverse_comm(rows.ptr(), cols);
+    return;
+  }
+  std::vector<T> host = rows.download();
+  ex_->reverse_comm(host.data(), cols);
+  rows.upload(host.data(), rows.rows(), rows.cols());
+}
+
+template <typename T>
 void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                   const T* x, T* y, Phase phase, BatchNormSaved* saved,
                                   bool update_running) {
   const BatchNormConfig& cfg = bn_config_;
+  Backend<T>& be = *backend_;
   if (phase == Phase::kEval) {
-    batchnorm_eval_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias),
+    batchnorm_eval_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias),
                               buffers_.value(ids.mean), buffers_.value(ids.var), y, cfg);
     return;
   }
   saved->mean.resize(1, c);
   saved->invstd.resize(1, c);
   if (update_running) {
-    batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+    batchnorm_train_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), buffers_.value(ids.mean),
                                buffers_.value(ids.var), cfg, *ex_);
   } else {  // recomputation in backward: same batch statistics, running ones untouched
     Tensor<T> rm(1, c), rv(1, c);
-    batchnorm_train_forward<T>(n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+    batchnorm_train_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), rm.ptr(), rv.ptr(), cfg,
                                *ex_);
   }
@@ -219,8 +250,8 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
 template <typename T>
 void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                     const T* x, const BatchNormSaved& saved, const T* dy, T* dx) {
-  batchnorm_backward<T>(n, c, x, params_.value(ids.weight), saved.mean.ptr(), saved.invstd.ptr(),
-                        dy, dx, params_.grad(ids.weight), params_.grad(ids.bias), *ex_);
+  batchnorm_backward<T>(*backend_, n, c, x, params_.value(ids.weight), saved.mean.ptr(),
+                        saved.invstd.ptr(), dy, dx, grad(ids.weight), grad(ids.bias), *ex_);
 }
 
 template <typename T>
@@ -244,36 +275,39 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
     batchnorm_eval_affine<T>(hd, gamma, beta, buffers_.value(ids.bn_edge.mean),
                              buffers_.value(ids.bn_edge.var), cfg, scale.data(), shift.data());
   }
-  // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift).
+  // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift), formed on the host (d x H d).
   const T* w = params_.value(ids.pe_w);
   const T* b = params_.value(ids.pe_b);
-  Projection pr{Tensor<T>(d, hd), Tensor<T>(1, d)};
+  Tensor<T> pw(d, hd), pb(1, d);
   for (std::int64_t o = 0; o < d; ++o) {
     double acc = b[o];
     for (std::int64_t k = 0; k < hd; ++k) {
-      pr.w(o, k) = w[o * hd + k] * scale[static_cast<std::size_t>(k)];
+      pw(o, k) = w[o * hd + k] * scale[static_cast<std::size_t>(k)];
       acc += static_cast<double>(w[o * hd + k]) * shift[static_cast<std::size_t>(k)];
     }
-    pr.b(0, o) = static_cast<T>(acc);
+    pb(0, o) = static_cast<T>(acc);
   }
+  Projection pr{Array<T>(*backend_), Array<T>(*backend_)};
+  pr.w.upload(pw.ptr(), d, hd);
+  pr.b.upload(pb.ptr(), 1, d);
   return pr;
 }
 
 template <typename T>
 EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::int64_t m,
-                                                    std::int64_t hd, const Tensor<T>& dfu,
-                                                    const Tensor<T>& df,
-                                                    const BatchNormSaved& saved, Tensor<T>& coef) {
+                                                    std::int64_t hd, const Array<T>& dfu_dev,
+                                                    const Array<T>& df, const BatchNormSaved& saved,
+                                                    Array<T>& coef) {
   const std::int64_t d = config_.dim;
   const T* gamma = params_.value(ids.bn_edge.weight);
   const T* beta = params_.value(ids.bn_edge.bias);
   const T* w = params_.value(ids.pe_w);
   std::vector<double> cs(static_cast<std::size_t>(d));
-  column_sums<T>(m, d, df.ptr(), nullptr, cs.data(), nullptr);
-  T* dw = params_.grad(ids.pe_w);
-  T* db = params_.grad(ids.pe_b);
-  T* dgamma = params_.grad(ids.bn_edge.weight);
-  T* dbeta = params_.grad(ids.bn_edge.bias);
+  backend_->column_sums(m, d, df.ptr(), nullptr, cs.data(), nullptr);
+  const std::vector<T> dfu = dfu_dev.download();  // d x H d
+  // Increments of the pe and BN_e parameter gradients, computed here and added where they are.
+  std::vector<T> dw(static_cast<std::size_t>(d * hd)), db(static_cast<std::size_t>(d));
+  std::vector<T> dgamma(static_cast<std::size_t>(hd)), dbeta(static_cast<std::size_t>(hd));
   // The BN output is y = u a + c; its gradient dy = df W is never formed: the sums BN's backward
   // needs, sum dy and sum dy xhat, follow from dfu and the column sums of df (this rank's share
   // goes to the parameter gradients; the whole batch's to the gradient reaching u).
@@ -287,29 +321,38 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
     sum_dy[k] = w_dfu[k] = 0;
     for (std::int64_t o = 0; o < d; ++o) {
       const double wo = w[o * hd + k];
+      const double g = dfu[static_cast<std::size_t>(o * hd + k)];
       sum_dy[k] += cs[static_cast<std::size_t>(o)] * wo;
-      w_dfu[k] += wo * static_cast<double>(dfu(o, k));
-      dw[o * hd + k] += static_cast<T>(a * dfu(o, k) + c * cs[static_cast<std::size_t>(o)]);
+      w_dfu[k] += wo * g;
+      dw[static_cast<std::size_t>(o * hd + k)] =
+          static_cast<T>(a * g + c * cs[static_cast<std::size_t>(o)]);
     }
-    dgamma[k] += static_cast<T>(invstd * (w_dfu[k] - mean * sum_dy[k]));
-    dbeta[k] += static_cast<T>(sum_dy[k]);
+    dgamma[static_cast<std::size_t>(k)] = static_cast<T>(invstd * (w_dfu[k] - mean * sum_dy[k]));
+    dbeta[static_cast<std::size_t>(k)] = static_cast<T>(sum_dy[k]);
   }
   sums[static_cast<std::size_t>(2 * hd)] = static_cast<double>(m);
   ex_->sum(sums.data(), 2 * hd + 1);
   const double rows = sums[static_cast<std::size_t>(2 * hd)];
-  coef.resize(3, hd);
+  Tensor<T> cf(3, hd);
   for (std::int64_t k = 0; k < hd; ++k) {
     const double mean = saved.mean(0, k), invstd = saved.invstd(0, k);
     const double a = static_cast<double>(gamma[k]) * invstd;
     const double sum_dy_xhat = invstd * (w_dfu[k] - mean * sum_dy[k]);
     // du = a (dy - mean(dy) - xhat mean(dy xhat)), xhat = (u - mean) invstd.
     const double m_dy = sum_dy[k] / rows, m_dyx = sum_dy_xhat / rows;
-    coef(0, k) = static_cast<T>(a);
-    coef(1, k) = static_cast<T>(-a * m_dy + a * mean * invstd * m_dyx);
-    coef(2, k) = static_cast<T>(-a * invstd * m_dyx);
+    cf(0, k) = static_cast<T>(a);
+    cf(1, k) = static_cast<T>(-a * m_dy + a * mean * invstd * m_dyx);
+    cf(2, k) = static_cast<T>(-a * invstd * m_dyx);
   }
-  for (std::int64_t o = 0; o < d; ++o) db[o] += static_cast<T>(cs[static_cast<std::size_t>(o)]);
-  return {df.ptr(), w, d, coef.row(0), coef.row(1), coef.row(2)};
+  for (std::int64_t o = 0; o < d; ++o)
+    db[static_cast<std::size_t>(o)] = static_cast<T>(cs[static_cast<std::size_t>(o)]);
+  add_grad(ids.pe_w, dw.data());
+  add_grad(ids.pe_b, db.data());
+  add_grad(ids.bn_edge.weight, dgamma.data());
+  add_grad(ids.bn_edge.bias, dbeta.data());
+  coef.bind(*backend_);
+  coef.upload(cf.ptr(), 3, hd);
+  return {df.ptr(), value(ids.pe_w), d, coef.row(0), coef.row(1), coef.row(2)};
 }
 
 template <typename T>
@@ -325,89 +368,90 @@ std::int64_t SymGNN<T>::reduce_moments(EdgeMoments& moments, std::int64_t m) con
 }
 
 template <typename T>
-EgatParams<T> SymGNN<T>::egat_params(const LayerIds& l, bool grad) {
-  auto p = [&](int id) { return grad ? params_.grad(id) : params_.value(id); };
+EgatParams<T> SymGNN<T>::egat_params(const LayerIds& l, bool gradients) {
+  auto p = [&](int id) { return gradients ? grad(id) : const_cast<T*>(value(id)); };
   return {p(l.W_ni), p(l.W_nj), p(l.W_fij), p(l.W_node), p(l.attn), p(l.bias)};
 }
 
 template <typename T>
-void SymGNN<T>::edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::int64_t e1,
+void SymGNN<T>::edge_encoder_forward(const GraphView& g, std::int64_t e0, std::int64_t e1,
                                      const std::array<double, 9>* transform, Phase phase,
                                      bool update_running, EdgeEncoderWork& w) {
+  Backend<T>& be = *backend_;
   const std::int64_t m = e1 - e0, d = config_.dim;
-  const std::int64_t in = transform ? 3 : 1;
-  w.x.resize(m, in);
-  T* x = w.x.ptr();
-  const float* v = g.vec.data() + 3 * e0;
-  if (transform) {
-    T t[9];
+  const std::int64_t in = transform ? 3 : 1;  // |x| as a one-dimensional feature: "length"
+  T t[9];
+  if (transform)
     for (int k = 0; k < 9; ++k) t[k] = static_cast<T>((*transform)[static_cast<std::size_t>(k)]);
-#pragma omp parallel for schedule(static)
-    for (std::int64_t e = 0; e < m; ++e) {
-      const T r[3] = {v[3 * e], v[3 * e + 1], v[3 * e + 2]};
-      kernels::transform_vector(r, t, x + 3 * e);  // the backends' arithmetic
-    }
-  } else {  // the "length" ablation: |x| as a one-dimensional edge feature
-#pragma omp parallel for schedule(static)
-    for (std::int64_t e = 0; e < m; ++e)
-      x[e] = static_cast<T>(std::sqrt(double(v[3 * e]) * v[3 * e] +
-                                      double(v[3 * e + 1]) * v[3 * e + 1] +
-                                      double(v[3 * e + 2]) * v[3 * e + 2]));
+  be.edge_inputs(m, g.vec + 3 * e0, transform ? t : nullptr, shape(w.x, m, in));
+  linear_forward<T>(be, m, in, d, w.x.ptr(), value(edge_l1_w_), value(edge_l1_b_),
+                    shape(w.l1, m, d));
+  batchnorm_forward(edge_bn1_, m, d, w.l1.ptr(), shape(w.r1, m, d), phase, &w.bn1, update_running);
+  be.relu_forward(m * d, w.r1.ptr(), w.r1.ptr());
+  linear_forward<T>(be, m, d, d, w.r1.ptr(), value(edge_l2_w_), value(edge_l2_b_),
+                    shape(w.l2, m, d));
+  batchnorm_forward(edge_bn2_, m, d, w.l2.ptr(), shape(w.y, m, d), phase, &w.bn2, update_running);
+  be.relu_forward(m * d, w.y.ptr(), w.y.ptr());
+}
+
+template <typename T>
+void SymGNN<T>::apply_dropout(std::int64_t rows, const Array<std::uint8_t>& mask, T* x) {
+  backend_->dropout_apply(rows * config_.dim, mask.ptr(),
+                          static_cast<T>(1.0 / (1.0 - config_.dropout)), x);
+}
+
+template <typename T>
+void SymGNN<T>::set_edge_weights(const Tensor<T>& w) {
+  if (w.size() == 0) {
+    edge_weight_.release();
+    return;
   }
-  w.l1.resize(m, d);
-  linear_forward<T>(m, in, d, x, params_.value(edge_l1_w_), params_.value(edge_l1_b_), w.l1.ptr());
-  w.r1.resize(m, d);
-  batchnorm_forward(edge_bn1_, m, d, w.l1.ptr(), w.r1.ptr(), phase, &w.bn1, update_running);
-  relu_forward<T>(m * d, w.r1.ptr(), w.r1.ptr());
-  w.l2.resize(m, d);
-  linear_forward<T>(m, d, d, w.r1.ptr(), params_.value(edge_l2_w_), params_.value(edge_l2_b_),
-                    w.l2.ptr());
-  w.y.resize(m, d);
-  batchnorm_forward(edge_bn2_, m, d, w.l2.ptr(), w.y.ptr(), phase, &w.bn2, update_running);
-  relu_forward<T>(m * d, w.y.ptr(), w.y.ptr());
+  edge_weight_.bind(*backend_);
+  edge_weight_.upload(w.ptr(), w.rows, 1);
 }
 
 template <typename T>
-void SymGNN<T>::apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const {
-  const T keep_scale = static_cast<T>(1.0 / (1.0 - config_.dropout));
-  const std::int64_t count = rows * config_.dim;
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < count; ++i)
-    x[i] = mask[static_cast<std::size_t>(i)] ? x[i] * keep_scale : T(0);
-}
-
-template <typename T>
-void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
-                        Phase phase, const StepKey& key, Tensor<T>& prediction, double scale,
+void SymGNN<T>::forward(const GraphBatch& batch,
+                        const std::vector<std::array<double, 9>>& transforms, Phase phase,
+                        const StepKey& key, Tensor<T>& prediction, double scale,
                         const Exchange& ex) {
   // n atoms of our own (node-wise layers), then ghosts up to nl (message passing reads them).
-  const std::int64_t n = g.num_owned, nl = g.num_nodes, m = g.num_edges, d = config_.dim;
+  const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
+                     d = config_.dim;
   const bool train = phase == Phase::kTrain;
+  Backend<T>& be = *backend_;
   transforms_ = transforms;
   scale_ = scale;
   ex_ = &ex;
   for (std::int64_t i = 0; i < n; ++i)
-    if (g.species[static_cast<std::size_t>(i)] < 0 ||
-        g.species[static_cast<std::size_t>(i)] >= static_cast<std::int32_t>(config_.species.size()))
+    if (batch.species[static_cast<std::size_t>(i)] < 0 ||
+        batch.species[static_cast<std::size_t>(i)] >=
+            static_cast<std::int32_t>(config_.species.size()))
       throw Error("model: species index out of range in the batch");
+  if (edge_weight_.size() && edge_weight_.rows() != m)
+    throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
+                std::to_string(m) + " edges");
+  const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
+  batch_.bind(be, batch);
+  const GraphView& g = batch_.view();
+  if (!be.host_memory()) {
+    values_.bind(be);
+    values_.upload(params_.values().data(), params_.total(), 1);
+  }
 
   // Node encoder.
-  emb_.resize(n, d);
-  embedding_forward<T>(n, d, g.species.data(), params_.value(embedding_), emb_.ptr());
-  node_r1_.resize(n, d);
-  batchnorm_forward(node_bn1_, n, d, emb_.ptr(), node_r1_.ptr(), phase, &node_bn1_saved_);
-  relu_forward<T>(n * d, node_r1_.ptr(), node_r1_.ptr());
-  node_l2_.resize(n, d);
-  linear_forward<T>(n, d, d, node_r1_.ptr(), params_.value(node_l2_w_), params_.value(node_l2_b_),
-                    node_l2_.ptr());
-  h0_.resize(n, d);
-  batchnorm_forward(node_bn2_, n, d, node_l2_.ptr(), h0_.ptr(), phase, &node_bn2_saved_);
-  relu_forward<T>(n * d, h0_.ptr(), h0_.ptr());
+  be.embedding_forward(n, d, g.species, value(embedding_), shape(emb_, n, d));
+  batchnorm_forward(node_bn1_, n, d, emb_.ptr(), shape(node_r1_, n, d), phase, &node_bn1_saved_);
+  be.relu_forward(n * d, node_r1_.ptr(), node_r1_.ptr());
+  linear_forward<T>(be, n, d, d, node_r1_.ptr(), value(node_l2_w_), value(node_l2_b_),
+                    shape(node_l2_, n, d));
+  batchnorm_forward(node_bn2_, n, d, node_l2_.ptr(), shape(h0_, n, d), phase, &node_bn2_saved_);
+  be.relu_forward(n * d, h0_.ptr(), h0_.ptr());
 
   // Edge encoder, summed over transforms (each with its own batch statistics). Evaluation
   // normalises with running statistics, row by row, so it runs in chunks of edges: a million
   // atoms' 33 M edges need no E x d intermediates beyond f itself.
-  Tensor<T> f(m, d);
+  Array<T> f(be, m, d);
   f.zero();
   {
     const bool length = config_.symmetrization == Symmetrization::kLength;
@@ -421,17 +465,14 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
       for (std::int64_t e0 = 0; e0 < m; e0 += chunk) {
         const std::int64_t e1 = std::min(m, e0 + chunk);
         edge_encoder_forward(g, e0, e1, length ? nullptr : &transforms[t], phase, true, w);
-        const T* y = w.y.ptr();
-        T* fp = f.ptr() + e0 * d;
-#pragma omp parallel for simd schedule(static)
-        for (std::int64_t i = 0; i < (e1 - e0) * d; ++i) fp[i] += s * y[i];
+        be.axpy((e1 - e0) * d, s, w.y.ptr(), f.ptr() + e0 * d);
       }
   }
 
   // Message-passing layers. The last layer's edge output reaches nothing (the decoder reads h),
   // so it is not formed; its BatchNorm statistics are still updated, as published.
-  Tensor<T> h(nl, d);
-  std::copy(h0_.data.begin(), h0_.data.end(), h.data.begin());
+  Array<T> h(be, nl, d);
+  be.copy(h.ptr(), h0_.ptr(), h0_.bytes());
   cache_.resize(layers_.size());
   // Every layer's dropout masks come from this step's key, at lanes of their own.
   const kernels::PhiloxKey rng = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
@@ -441,44 +482,42 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
     const int di = static_cast<int>(d);
-    ex.forward_comm(h.ptr(), d);  // the ghosts' embeddings, for the messages they send
-    c.h_in = h;
+    forward_comm(h, d);  // the ghosts' embeddings, for the messages they send
+    c.h_in.bind(be);
+    c.h_in.copy_from(h);
     c.f_in = std::move(f);
-    f = Tensor<T>();
-    if (!last) f.resize(m, d);
-    c.a.resize(nl, hd);
+    f = Array<T>(be);
+    if (!last) shape(f, m, d);
+    shape(c.a, nl, hd);
+    const EgatSaved<T> saved{shape(c.alpha, m, ids.heads), shape(c.m, nl, hd)};
     if (train) {  // BatchNorm needs all of u before the projection
       EdgeMoments moments;
-      u_.resize(m, hd);
-      egat_forward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
-                      c.a.ptr(), c.egat, u_.ptr(), &moments);
+      be.egat_forward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
+                      edge_weight, c.a.ptr(), saved, shape(u_, m, hd), &moments, {});
       const std::int64_t edges = reduce_moments(moments, m);
       const Projection pe = edge_projection(ids, edges, hd, &moments, &c.bn_edge);
-      if (!last) linear_forward<T>(m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
+      if (!last) linear_forward<T>(be, m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
     } else {  // running statistics: each chunk of u is projected while in cache
       const Projection pe = edge_projection(ids, m, hd, nullptr, nullptr);
       EdgeChunkFn<T> project;
       if (!last)
         project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
-          linear_forward<T>(e1 - e0, hd, d, uc, pe.w.ptr(), pe.b.ptr(), f.ptr() + e0 * d);
+          linear_forward<T>(be, e1 - e0, hd, d, uc, pe.w.ptr(), pe.b.ptr(), f.ptr() + e0 * d);
         };
-      egat_forward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
-                      c.a.ptr(), c.egat, nullptr, nullptr, project);
+      be.egat_forward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
+                      edge_weight, c.a.ptr(), saved, nullptr, nullptr, project);
     }
-    c.a_bn.resize(n, hd);
-    batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), c.a_bn.ptr(), phase, &c.bn_node);
-    linear_forward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), params_.value(ids.pn_b),
-                      h.ptr());
-    add_into<T>(n * d, c.h_in.ptr(), h.ptr());
-    if (!last) add_into<T>(m * d, c.f_in.ptr(), f.ptr());
+    batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), shape(c.a_bn, n, hd), phase, &c.bn_node);
+    linear_forward<T>(be, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), value(ids.pn_b), h.ptr());
+    be.axpy(n * d, T(1), c.h_in.ptr(), h.ptr());
+    if (!last) be.axpy(m * d, T(1), c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
-      dropout_mask(n, reinterpret_cast<const std::uint64_t*>(g.node_id.data()), nullptr, lane, rng,
-                   c.keep_h);
+      dropout_mask(n, g.node_id, nullptr, lane, rng, c.keep_h);
       apply_dropout(n, c.keep_h, h.ptr());
       if (!last) {
-        dropout_mask(m, g.edge_key.data(), g.edge_image.data(),
-                     lane + static_cast<std::uint32_t>(d), rng, c.keep_f);
+        dropout_mask(m, g.edge_key, g.edge_image, lane + static_cast<std::uint32_t>(d), rng,
+                     c.keep_f);
         apply_dropout(m, c.keep_f, f.ptr());
       }
     }
@@ -493,19 +532,17 @@ void SymGNN<T>::forward(const GraphBatch& g, const std::vector<std::array<double
   dec_bn_saved_.resize(nd);
   dec_in_[0] = std::move(h);
   for (std::size_t i = 0; i < nd; ++i) {
-    dec_lin_[i].resize(n, d);
-    linear_forward<T>(n, d, d, dec_in_[i].ptr(), params_.value(dec_w_[i]), params_.value(dec_b_[i]),
-                      dec_lin_[i].ptr());
-    dec_bnout_[i].resize(n, d);
-    batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), dec_bnout_[i].ptr(), phase,
+    linear_forward<T>(be, n, d, d, dec_in_[i].ptr(), value(dec_w_[i]), value(dec_b_[i]),
+                      shape(dec_lin_[i], n, d));
+    batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), shape(dec_bnout_[i], n, d), phase,
                       &dec_bn_saved_[i]);
-    dec_in_[i + 1].resize(n, d);
-    prelu_forward<T>(n * d, params_.value(dec_prelu_[i]), dec_bnout_[i].ptr(),
-                     dec_in_[i + 1].ptr());
+    be.leaky_relu_forward(n * d, *params_.value(dec_prelu_[i]), dec_bnout_[i].ptr(),
+                          shape(dec_in_[i + 1], n, d));
   }
+  linear_forward<T>(be, n, d, 1, dec_in_[nd].ptr(), value(out_w_), value(out_b_),
+                    shape(prediction_, n, 1));
   prediction.resize(n, 1);
-  linear_forward<T>(n, d, 1, dec_in_[nd].ptr(), params_.value(out_w_), params_.value(out_b_),
-                    prediction.ptr());
+  be.copy_out(prediction.ptr(), prediction_.ptr(), prediction_.bytes());
 }
 
 template <typename T>
@@ -523,31 +560,45 @@ void SymGNN<T>::refresh_batchnorm(const GraphBatch& g,
 }
 
 template <typename T>
-std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
+std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
                                                        const Tensor<T>& d_prediction) {
-  const std::int64_t n = g.num_owned, nl = g.num_nodes, m = g.num_edges, d = config_.dim;
-  const Exchange& ex = *ex_;
+  const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
+                     d = config_.dim;
   const std::size_t nd = dec_w_.size();
-  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows != nl)
+  Backend<T>& be = *backend_;
+  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows() != nl)
     throw Error("model: backward() needs a training forward() over the same batch first");
+  const GraphView& g = batch_.view();
+  if (!be.host_memory()) {  // gradients accumulate onto what the host holds
+    grads_.bind(be);
+    grads_.upload(params_.grads().data(), params_.total(), 1);
+  }
+  const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
+  T* d_edge_weight = nullptr;
+  if (edge_weight) {
+    d_edge_weight = shape(edge_weight_grad_dev_, m, 1);
+    edge_weight_grad_dev_.zero();
+  }
 
   // Decoder.
-  Tensor<T> dx(n, d), tmp(n, d);
-  linear_backward<T>(n, d, 1, dec_in_[nd].ptr(), params_.value(out_w_), d_prediction.ptr(),
-                     dx.ptr(), params_.grad(out_w_), params_.grad(out_b_));
+  Array<T> dx(be, n, d), tmp(be, n, d), dpred(be);
+  dpred.upload(d_prediction.ptr(), n, 1);
+  linear_backward<T>(be, n, d, 1, dec_in_[nd].ptr(), value(out_w_), dpred.ptr(), dx.ptr(),
+                     grad(out_w_), grad(out_b_));
   for (std::size_t k = nd; k-- > 0;) {
-    prelu_backward<T>(n * d, params_.value(dec_prelu_[k]), dec_bnout_[k].ptr(), dx.ptr(), tmp.ptr(),
-                      params_.grad(dec_prelu_[k]));
+    const T da = static_cast<T>(be.leaky_relu_backward(n * d, *params_.value(dec_prelu_[k]),
+                                                       dec_bnout_[k].ptr(), dx.ptr(), tmp.ptr()));
+    add_grad(dec_prelu_[k], &da);
     batchnorm_backward_(dec_bn_[k], n, d, dec_lin_[k].ptr(), dec_bn_saved_[k], tmp.ptr(),
                         tmp.ptr());
-    linear_backward<T>(n, d, d, dec_in_[k].ptr(), params_.value(dec_w_[k]), tmp.ptr(), dx.ptr(),
-                       params_.grad(dec_w_[k]), params_.grad(dec_b_[k]));
+    linear_backward<T>(be, n, d, d, dec_in_[k].ptr(), value(dec_w_[k]), tmp.ptr(), dx.ptr(),
+                       grad(dec_w_[k]), grad(dec_b_[k]));
   }
 
   // Message-passing layers, last to first. dh, df: gradients of the layer outputs (the last
   // layer's edge output is unused, so df starts empty).
-  Tensor<T>& dh = dx;
-  Tensor<T> df, dh_e(nl, d), df_e, dfu, coef;
+  Array<T>& dh = dx;
+  Array<T> df(be), dh_e(be, nl, d), df_e(be), dfu(be), coef(be);
   for (std::size_t l = layers_.size(); l-- > 0;) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
@@ -559,41 +610,42 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
       if (!last) apply_dropout(m, c.keep_f, df.ptr());
     }
     // Node path: h' = pn(BN(a)) + h. Ghost rows of da stay zero: ghosts receive no messages.
-    Tensor<T> da(nl, hd);
-    std::fill(da.data.begin() + n * hd, da.data.end(), T(0));
-    linear_backward<T>(n, hd, d, c.a_bn.ptr(), params_.value(ids.pn_w), dh.ptr(), da.ptr(),
-                       params_.grad(ids.pn_w), params_.grad(ids.pn_b));
+    Array<T> da(be, nl, hd);
+    if (nl > n) be.zero(da.row(n), static_cast<std::size_t>((nl - n) * hd) * sizeof(T));
+    linear_backward<T>(be, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), dh.ptr(), da.ptr(),
+                       grad(ids.pn_w), grad(ids.pn_b));
     batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
     // Edge path: f' = pe(BN(u)) + f. u is recomputed; dfu = df^T u is taken chunk by chunk.
     const EgatParams<T> ep = egat_params(ids, false);
-    u_.resize(m, hd);
+    shape(u_, m, hd);
     EdgeChunkFn<T> accumulate_dfu;
     if (!last) {
-      dfu.resize(d, hd);
+      shape(dfu, d, hd);
       dfu.zero();
       accumulate_dfu = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
-        gemm<T>(true, false, d, hd, e1 - e0, T(1), df.ptr() + e0 * d, d, uc, hd, T(1), dfu.ptr(),
+        be.gemm(true, false, d, hd, e1 - e0, T(1), df.ptr() + e0 * d, d, uc, hd, T(1), dfu.ptr(),
                 hd);
       };
     }
-    egat_edge_features<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
+    be.egat_edge_features(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
                           accumulate_dfu);
     const EdgePathGrad<T> edge =
         last ? EdgePathGrad<T>{} : edge_projection_backward(ids, m, hd, dfu, df, c.bn_edge, coef);
-    df_e.resize(m, d);
-    egat_backward<T>(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, c.egat, da.ptr(), edge,
-                     u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true));
+    shape(df_e, m, d);
+    const EgatSaved<T> saved{c.alpha.ptr(), c.m.ptr()};
+    be.egat_backward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, edge_weight, saved, da.ptr(),
+                     edge, u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true), d_edge_weight);
     // Ghosts' gradients go home; residuals: the inputs also reach the outputs directly.
-    ex.reverse_comm(dh_e.ptr(), d);
-    add_into<T>(n * d, dh_e.ptr(), dh.ptr());
+    reverse_comm(dh_e, d);
+    be.axpy(n * d, T(1), dh_e.ptr(), dh.ptr());
     if (last)
       std::swap(df, df_e);
     else
-      add_into<T>(m * d, df_e.ptr(), df.ptr());
+      be.axpy(m * d, T(1), df_e.ptr(), df.ptr());
     c = LayerCache{};  // done with this layer: its memory serves the layers below
   }
-  u_ = Tensor<T>();
-  df_e = Tensor<T>();
+  u_.release();
+  df_e.release();
 
   // Edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
   std::vector<std::array<double, 9>> d_transforms(transforms_.size());
@@ -601,45 +653,46 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& g,
     EdgeEncoderWork w;
     const bool length = config_.symmetrization == Symmetrization::kLength;
     const std::size_t passes = length ? 1 : transforms_.size();
-    Tensor<T> dy(m, d), dr(m, d);
+    Array<T> dy(be, m, d), dr(be, m, d), dxt(be);
     for (std::size_t t = 0; t < passes; ++t) {
       edge_encoder_forward(g, 0, m, length ? nullptr : &transforms_[t], Phase::kTrain, false, w);
       const T s = static_cast<T>(length ? 1.0 : scale_);
-#pragma omp parallel for simd schedule(static)
-      for (std::int64_t i = 0; i < m * d; ++i)
-        dy.data[static_cast<std::size_t>(i)] = s * df.data[static_cast<std::size_t>(i)];
-      relu_backward<T>(m * d, w.y.ptr(), dy.ptr(), dy.ptr());
+      dy.zero();
+      be.axpy(m * d, s, df.ptr(), dy.ptr());
+      be.relu_backward(m * d, w.y.ptr(), dy.ptr(), dy.ptr());
       batchnorm_backward_(edge_bn2_, m, d, w.l2.ptr(), w.bn2, dy.ptr(), dy.ptr());
-      linear_backward<T>(m, d, d, w.r1.ptr(), params_.value(edge_l2_w_), dy.ptr(), dr.ptr(),
-                         params_.grad(edge_l2_w_), params_.grad(edge_l2_b_));
-      relu_backward<T>(m * d, w.r1.ptr(), dr.ptr(), dr.ptr());
+      linear_backward<T>(be, m, d, d, w.r1.ptr(), value(edge_l2_w_), dy.ptr(), dr.ptr(),
+                         grad(edge_l2_w_), grad(edge_l2_b_));
+      be.relu_backward(m * d, w.r1.ptr(), dr.ptr(), dr.ptr());
       batchnorm_backward_(edge_bn1_, m, d, w.l1.ptr(), w.bn1, dr.ptr(), dr.ptr());
       const std::int64_t in = length ? 1 : 3;
-      Tensor<T> dxt(m, in);
-      linear_backward<T>(m, in, d, w.x.ptr(), params_.value(edge_l1_w_), dr.ptr(), dxt.ptr(),
-                         params_.grad(edge_l1_w_), params_.grad(edge_l1_b_));
+      linear_backward<T>(be, m, in, d, w.x.ptr(), value(edge_l1_w_), dr.ptr(), shape(dxt, m, in),
+                         grad(edge_l1_w_), grad(edge_l1_b_));
       if (length) continue;
       // x' = x T, so dL/dT[a][b] = sum_e x[e][a] dL/dx'[e][b].
       std::array<double, 9> dt{};
-      for (std::int64_t e = 0; e < m; ++e)
-        for (int a = 0; a < 3; ++a)
-          for (int b = 0; b < 3; ++b)
-            dt[static_cast<std::size_t>(3 * a + b)] +=
-                static_cast<double>(g.vec[static_cast<std::size_t>(3 * e + a)]) *
-                static_cast<double>(dxt(e, b));
-      ex.sum(dt.data(), 9);
+      be.transform_gradient(m, g.vec, dxt.ptr(), dt.data());
+      ex_->sum(dt.data(), 9);
       d_transforms[t] = dt;
     }
   }
 
   // Node encoder.
-  relu_backward<T>(n * d, h0_.ptr(), dh.ptr(), tmp.ptr());
+  be.relu_backward(n * d, h0_.ptr(), dh.ptr(), tmp.ptr());
   batchnorm_backward_(node_bn2_, n, d, node_l2_.ptr(), node_bn2_saved_, tmp.ptr(), tmp.ptr());
-  linear_backward<T>(n, d, d, node_r1_.ptr(), params_.value(node_l2_w_), tmp.ptr(), dx.ptr(),
-                     params_.grad(node_l2_w_), params_.grad(node_l2_b_));
-  relu_backward<T>(n * d, node_r1_.ptr(), dx.ptr(), dx.ptr());
+  linear_backward<T>(be, n, d, d, node_r1_.ptr(), value(node_l2_w_), tmp.ptr(), dx.ptr(),
+                     grad(node_l2_w_), grad(node_l2_b_));
+  be.relu_backward(n * d, node_r1_.ptr(), dx.ptr(), dx.ptr());
   batchnorm_backward_(node_bn1_, n, d, emb_.ptr(), node_bn1_saved_, dx.ptr(), dx.ptr());
-  embedding_backward<T>(n, d, g.species.data(), dx.ptr(), params_.grad(embedding_));
+  be.embedding_backward(n, d, static_cast<std::int64_t>(config_.species.size()), g.species,
+                        dx.ptr(), grad(embedding_));
+
+  if (!be.host_memory())
+    be.copy_out(params_.grads().data(), grads_.ptr(),
+                static_cast<std::size_t>(params_.total()) * sizeof(T));
+  edge_weight_grad_.resize(edge_weight ? m : 0, 1);
+  if (edge_weight)
+    be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
   return d_transforms;
 }
 

@@ -1,16 +1,20 @@
 // The published SymGNN (see ../shared/docs/symgnn-model-reference.md): node and edge encoders,
 // the edge encoder summed over sampled orthogonal transforms, EGAT layers with BatchNorm,
 // projections, residuals and dropout, and a PReLU decoder. Hand-written forward and backward.
+// The model says which backend operation runs in which order on which arrays; the backend
+// (CPU or CUDA, backend/backend.hpp) computes them in its memory.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/array.hpp"
+#include "backend/backend.hpp"
 #include "model/batch.hpp"
-#include "model/dropout.hpp"
-#include "model/egat.hpp"
+#include "model/batch_on_backend.hpp"
 #include "model/ops.hpp"
 #include "model/parameters.hpp"
 #include "model/tensor.hpp"
@@ -44,8 +48,13 @@ struct StepKey {
 template <typename T>
 class SymGNN {
  public:
-  explicit SymGNN(const ModelConfig& config);
+  // The model computes on `backend` (the CPU when none is given). Parameters, gradients and
+  // running statistics stay in host memory between passes (the optimiser, checkpoints and the
+  // gradient all-reduce work there); a backend with memory of its own receives the parameters at
+  // each forward and returns the gradients at the end of each backward.
+  explicit SymGNN(const ModelConfig& config, std::shared_ptr<Backend<T>> backend = nullptr);
   const ModelConfig& config() const { return config_; }
+  Backend<T>& backend() { return *backend_; }
   ParameterStore<T>& params() { return params_; }
   const ParameterStore<T>& params() const { return params_; }
   // BatchNorm running statistics (not trained, but saved in checkpoints).
@@ -81,6 +90,13 @@ class SymGNN {
   // layer, so it runs once per forward.
   std::vector<std::array<double, 9>> backward(const GraphBatch& g, const Tensor<T>& d_prediction);
 
+  // Edge weights (E x 1, in the batch's edge order) multiplying every EGAT layer's
+  // attention-weighted messages, as DGL's EGATConv `edge_weight` (the explainer's mask); an empty
+  // tensor removes them. They apply to the forward passes that follow.
+  void set_edge_weights(const Tensor<T>& w);
+  // dL/dw of the last backward with edge weights set, E x 1.
+  const Tensor<T>& edge_weight_grad() const { return edge_weight_grad_; }
+
  private:
   struct BatchNormIds {
     int weight, bias, mean, var;
@@ -95,16 +111,16 @@ class SymGNN {
     int pn_w, pn_b, pe_w, pe_b;
   };
   struct LayerCache {
-    Tensor<T> h_in, f_in;  // the layer's inputs, which EGAT's backward needs
-    EgatCache<T> egat;     // u is not kept: backward recomputes it
-    Tensor<T> a;           // EGAT node output, N x H d
-    Tensor<T> a_bn;        // after BatchNorm (input of the node projection)
+    Array<T> h_in, f_in;  // the layer's inputs, which EGAT's backward needs
+    Array<T> alpha, m;    // EGAT's softmax weights and h W_node^T; u is recomputed in backward
+    Array<T> a;           // EGAT node output, N x H d
+    Array<T> a_bn;        // after BatchNorm (input of the node projection)
     BatchNormSaved bn_node, bn_edge;
-    Buffer<std::uint8_t> keep_h, keep_f;  // dropout masks
+    Array<std::uint8_t> keep_h, keep_f;  // dropout masks
   };
   // The edge encoder's activations for one transform (recomputed in backward).
   struct EdgeEncoderWork {
-    Tensor<T> x, l1, r1, l2, y;
+    Array<T> x, l1, r1, l2, y;
     BatchNormSaved bn1, bn2;
   };
 
@@ -114,35 +130,49 @@ class SymGNN {
   void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
                            const BatchNormSaved& saved, const T* dy, T* dx);
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
+  // A parameter's values and gradient where the backend computes (host pointers on the CPU).
+  const T* value(int id) const;
+  T* grad(int id);
+  // Parameter gradient increments computed on the host, added where the gradients are.
+  void add_grad(int id, const T* host_increment);
+  // An array of this backend's, shaped rows x cols.
+  template <typename U>
+  U* shape(Array<U>& a, std::int64_t rows, std::int64_t cols) {
+    a.bind(*backend_);
+    a.resize(rows, cols);
+    return a.ptr();
+  }
+  // The halo exchange on backend arrays (staged through the host for a device backend).
+  void forward_comm(Array<T>& rows, std::int64_t cols);
+  void reverse_comm(Array<T>& rows, std::int64_t cols);
   // Sums EGAT's edge moments over the batch; returns the batch's edge count.
   std::int64_t reduce_moments(EdgeMoments& moments, std::int64_t m) const;
   // pe(BN_e(u)) = u W'^T + b' with the BatchNorm folded into the projection: no E x H d
   // intermediate. Training: BN from the batch moments of u (running statistics updated).
   struct Projection {
-    Tensor<T> w, b;  // d x H d, 1 x d
+    Array<T> w, b;  // d x H d, 1 x d
   };
   Projection edge_projection(const LayerIds& ids, std::int64_t m, std::int64_t hd,
                              const EdgeMoments* moments, BatchNormSaved* saved);
   // Parameter gradients of pe and BN_e from dfu = df^T u and df, and the gradient reaching u in
   // factored form (its coefficients stored in `coef`, 3 x H d).
   EdgePathGrad<T> edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
-                                           const Tensor<T>& dfu, const Tensor<T>& df,
-                                           const BatchNormSaved& saved, Tensor<T>& coef);
+                                           const Array<T>& dfu, const Array<T>& df,
+                                           const BatchNormSaved& saved, Array<T>& coef);
   // The edge encoder on edges [e0, e1) (all of them in training: BatchNorm needs the batch).
-  void edge_encoder_forward(const GraphBatch& g, std::int64_t e0, std::int64_t e1,
+  void edge_encoder_forward(const GraphView& g, std::int64_t e0, std::int64_t e1,
                             const std::array<double, 9>* transform, Phase phase,
                             bool update_running, EdgeEncoderWork& w);
-  // The mask of rows x dim features (model/dropout.hpp), kept for the backward pass.
+  // The dropout mask of rows x dim features, kept for the backward pass.
   void dropout_mask(std::int64_t rows, const std::uint64_t* ids, const std::uint16_t* images,
-                    std::uint32_t lane0, const kernels::PhiloxKey& key,
-                    Buffer<std::uint8_t>& mask) const {
-    mask.resize(static_cast<std::size_t>(rows * config_.dim));
-    symgnn::dropout_mask(rows, config_.dim, ids, images, lane0, key,
-                         static_cast<float>(config_.dropout), mask.data());
+                    std::uint32_t lane0, const kernels::PhiloxKey& key, Array<std::uint8_t>& mask) {
+    backend_->dropout_mask(rows, config_.dim, ids, images, lane0, key,
+                           static_cast<float>(config_.dropout), shape(mask, rows, config_.dim));
   }
-  void apply_dropout(std::int64_t rows, const Buffer<std::uint8_t>& mask, T* x) const;
+  void apply_dropout(std::int64_t rows, const Array<std::uint8_t>& mask, T* x);
 
   ModelConfig config_;
+  std::shared_ptr<Backend<T>> backend_;
   ParameterStore<T> params_, buffers_;
   int embedding_, node_l2_w_, node_l2_b_, edge_l1_w_, edge_l1_b_, edge_l2_w_, edge_l2_b_;
   BatchNormIds node_bn1_, node_bn2_, edge_bn1_, edge_bn2_;
@@ -157,12 +187,17 @@ class SymGNN {
   const Exchange* ex_ = &Exchange::whole();
   BatchNormConfig bn_config_;
   double scale_ = 1.0;
-  Tensor<T> emb_, node_r1_, node_l2_, h0_;
+  BatchOnBackend batch_;
+  Array<T> values_, grads_;  // the parameters where a backend with memory of its own computes
+  Array<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;
-  Tensor<T> u_;  // EGAT's u (E x H d) of one layer at a time, reused across layers and steps
-  std::vector<Tensor<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
+  Array<T> u_;  // EGAT's u (E x H d) of one layer at a time, reused across layers and steps
+  std::vector<Array<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
   std::vector<BatchNormSaved> dec_bn_saved_;
+  Array<T> prediction_;
+  Array<T> edge_weight_, edge_weight_grad_dev_;
+  Tensor<T> edge_weight_grad_;
 };
 
 // MSE over nodes on standardised labels (over all ranks' atoms); fills d_prediction with

@@ -45,6 +45,17 @@ int size() {
   return s;
 }
 
+int local_rank() {
+  if (!g_active) return 0;
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  int r = 0;
+  MPI_Comm_rank(node, &r);
+  MPI_Comm_free(&node);
+  return r;
+}
+
 void abort(int code) {
   if (g_active) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

@@ -14,6 +14,9 @@ void finalize();
 bool active();  // init() was called and finalize() not yet
 int rank();     // in MPI_COMM_WORLD (0 when MPI is not active)
 int size();
+// This rank's index among the ranks on its node (MPI_Comm_split_type shared memory): which GPU
+// of the node it takes. 0 when MPI is not active.
+int local_rank();
 // Stops every rank of the job (MPI_Abort), so that one failing rank never leaves the others
 // waiting in a collective. Prints nothing itself.
 [[noreturn]] void abort(int code);

@@ -283,6 +283,8 @@ TrainResult train(const TrainOptions& o) {
   const bool root = mpi::rank() == 0;  // prints and writes; every rank computes the same model
   const Layout layout{mpi::size(), o.groups, o.grid};
   layout.validate();
+  // The device first: a wrong one is refused before any file is read.
+  std::shared_ptr<Backend<float>> backend = make_backend<float>(o.device, mpi::local_rank());
   const Layout val_layout{mpi::size(), 1, "auto"};  // every rank shares the validation glasses
   const Exchange& world = world_sums();
   if (root) std::filesystem::create_directories(o.out_dir);
@@ -335,7 +337,7 @@ TrainResult train(const TrainOptions& o) {
     setup.model.label_mean = mean;
     setup.model.label_std = std::sqrt(std::max(0.0, edges_and_labels[2] / n - mean * mean));
   }
-  SymGNN<float> model(setup.model);
+  SymGNN<float> model(setup.model, backend);
   model.initialize(state.seed);
   Adam<float> adam(model.params().total(), o.adam);
   if (!restart.empty()) load_checkpoint(restart, model, &adam);

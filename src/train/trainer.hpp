@@ -48,6 +48,8 @@ struct TrainOptions {
   // training structures without dropout (SymGNN::refresh_batchnorm); off: as published.
   bool refresh_batchnorm = false;
   std::string options_text;  // the effective options, stored in checkpoints
+  // Where the model computes: cpu, cuda (the GPU of this rank's local rank) or cuda:N.
+  std::string device = "cpu";
 };
 
 struct TrainResult {

@@ -10,8 +10,11 @@ CudaStatus probe_cuda() {
   return s;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int) {
+template <typename T>
+std::unique_ptr<Backend<T>> make_cuda_backend(int) {
   throw Error("CUDA backend: " + probe_cuda().message);
 }
+template std::unique_ptr<Backend<float>> make_cuda_backend<float>(int);
+template std::unique_ptr<Backend<double>> make_cuda_backend<double>(int);
 
 }  // namespace symgnn

@@ -32,10 +32,12 @@ SYMGNN_HD inline void attention_scores(int heads, int d, const T* u_e, const T* 
 }
 
 // Head k of one destination: the scores alpha[e heads + k] of its edges become softmax weights
-// (max-shifted, in double), and out_j[k d ...] = sum over the edges of weight * m[src_e][k d ...].
+// (max-shifted, in double), and out_j[k d ...] = sum over the edges of weight * w_e *
+// m[src_e][k d ...], with w_e = weight[e] (1 when weight is null).
 template <typename T>
 SYMGNN_HD inline void softmax_aggregate(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
-                                        const std::int32_t* src, const T* m, T* alpha, T* out_j) {
+                                        const std::int32_t* src, const T* m, const T* weight,
+                                        T* alpha, T* out_j) {
   const std::int64_t hd = std::int64_t{heads} * d;
   double mx = -INFINITY, sum = 0;
   for (std::int64_t e = e0; e < e1; ++e) mx = fmax(mx, static_cast<double>(alpha[e * heads + k]));
@@ -49,18 +51,20 @@ SYMGNN_HD inline void softmax_aggregate(int heads, int k, int d, std::int64_t e0
   for (std::int64_t e = e0; e < e1; ++e) {
     const T a = static_cast<T>(static_cast<double>(alpha[e * heads + k]) / sum);
     alpha[e * heads + k] = a;
+    const T aw = weight ? a * weight[e] : a;
     const T* ms = m + std::int64_t{src[e]} * hd + k * d;
     SYMGNN_SIMD
-    for (int c = 0; c < d; ++c) o[c] += a * ms[c];
+    for (int c = 0; c < d; ++c) o[c] += aw * ms[c];
   }
 }
 
-// Softmax backward of head k of one destination: ds_e = alpha_e (da_e - sum alpha da), with
-// da_e = <dout_j[k], m[src_e][k]>.
+// Softmax backward of head k of one destination: ds_e = alpha_e (g_e - sum alpha g), with
+// g_e = w_e <dout_j[k], m[src_e][k]> (w_e = 1 when weight is null). With dweight, adds
+// alpha_e <dout_j[k], m[src_e][k]> to dweight[e] (the edge weight's gradient, over heads).
 template <typename T>
 SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
-                                       const std::int32_t* src, const T* m, const T* alpha,
-                                       const T* dout_j, T* ds) {
+                                       const std::int32_t* src, const T* m, const T* weight,
+                                       const T* alpha, const T* dout_j, T* ds, T* dweight) {
   const std::int64_t hd = std::int64_t{heads} * d;
   const T* dk = dout_j + k * d;
   double dot = 0;
@@ -69,6 +73,8 @@ SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0,
     T s = 0;
     SYMGNN_SIMD
     for (int c = 0; c < d; ++c) s += dk[c] * ms[c];
+    if (dweight) dweight[e] += alpha[e * heads + k] * s;
+    if (weight) s *= weight[e];
     ds[e * heads + k] = s;
     dot += static_cast<double>(s) * alpha[e * heads + k];
   }
@@ -80,14 +86,15 @@ SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0,
 // The gradient reaching one edge's u, in place (u_e becomes dz_e, the gradient of the
 // pre-activation), from the attention (ds_e per head) and, when dy_e is not null, from the edge
 // path in factored form: du = dy scale + shift + u slope_u (model/egat.hpp, EdgePathGrad).
-// Adds the edge's share of the attention vector's gradient (ds u) to d_attn.
+// Adds the edge's share of the attention vector's gradient (ds u) to d_attn unless it is null
+// (the CUDA backend sums that share over edges in a reduction of its own).
 template <typename T>
 SYMGNN_HD inline void edge_backward(int heads, int d, T slope, const T* ds_e, const T* attn,
                                     const T* dy_e, const T* scale, const T* shift, const T* slope_u,
                                     T* u_e, T* d_attn) {
   for (int k = 0; k < heads; ++k) {
     const T dsk = ds_e[k];
-    T* lk = d_attn + k * d;
+    T* lk = d_attn ? d_attn + k * d : nullptr;
     const T* ak = attn + k * d;
     T* uk = u_e + k * d;
     if (dy_e) {
@@ -97,14 +104,14 @@ SYMGNN_HD inline void edge_backward(int heads, int d, T slope, const T* ds_e, co
       const T* sl = slope_u + k * d;
       SYMGNN_SIMD
       for (int c = 0; c < d; ++c) {
-        lk[c] += dsk * uk[c];
+        if (d_attn) lk[c] += dsk * uk[c];
         const T g_u = dsk * ak[c] + yk[c] * sc[c] + sh[c] + uk[c] * sl[c];
         uk[c] = leaky_relu_grad(uk[c], slope, g_u);  // u > 0 iff z > 0
       }
     } else {
       SYMGNN_SIMD
       for (int c = 0; c < d; ++c) {
-        lk[c] += dsk * uk[c];
+        if (d_attn) lk[c] += dsk * uk[c];
         uk[c] = leaky_relu_grad(uk[c], slope, dsk * ak[c]);
       }
     }
@@ -112,12 +119,12 @@ SYMGNN_HD inline void edge_backward(int heads, int d, T slope, const T* ds_e, co
 }
 
 // Source-side gradients of atom i from its outgoing edges (ids edges[k0..k1)): dp_i = sum of dz_e
-// and dm_i = sum of alpha_e dout[dst_e] per head.
+// and dm_i = sum of w_e alpha_e dout[dst_e] per head (w_e = 1 when weight is null).
 template <typename T>
 SYMGNN_HD inline void source_gradients(int heads, int d, std::int64_t k0, std::int64_t k1,
                                        const std::int64_t* edges, const std::int32_t* dst,
-                                       const T* dz, const T* alpha, const T* d_out, T* dp_i,
-                                       T* dm_i) {
+                                       const T* dz, const T* weight, const T* alpha, const T* d_out,
+                                       T* dp_i, T* dm_i) {
   const std::int64_t hd = std::int64_t{heads} * d;
   for (std::int64_t c = 0; c < hd; ++c) dp_i[c] = dm_i[c] = T(0);
   for (std::int64_t k = k0; k < k1; ++k) {
@@ -127,7 +134,7 @@ SYMGNN_HD inline void source_gradients(int heads, int d, std::int64_t k0, std::i
     SYMGNN_SIMD
     for (std::int64_t c = 0; c < hd; ++c) dp_i[c] += dze[c];
     for (int h = 0; h < heads; ++h) {
-      const T a = alpha[e * heads + h];
+      const T a = weight ? alpha[e * heads + h] * weight[e] : alpha[e * heads + h];
       SYMGNN_SIMD
       for (int c = 0; c < d; ++c) dm_i[h * d + c] += a * dout[h * d + c];
     }

@@ -23,4 +23,10 @@ SYMGNN_HD inline T leaky_relu_grad(T x, T slope, T dy) {
   return x > T(0) ? dy : slope * dy;
 }
 
+// Dropout (and its backward) with a kept feature scaled by 1 / (1 - p).
+template <typename T>
+SYMGNN_HD inline T dropout(unsigned char keep, T scale, T x) {
+  return keep ? x * scale : T(0);
+}
+
 }  // namespace symgnn::kernels

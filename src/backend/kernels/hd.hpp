@@ -8,8 +8,9 @@
 #define SYMGNN_HD
 #endif
 
-// A loop over features that the host compiler should vectorise; a CUDA thread runs it as is.
-#if defined(__CUDA_ARCH__)
+// A loop over features that the host compiler should vectorise; a CUDA thread runs it as is
+// (and nvcc's host pass, which builds the CUDA backend's host code without OpenMP, skips it).
+#if defined(__CUDACC__)
 #define SYMGNN_SIMD
 #else
 #define SYMGNN_SIMD _Pragma("omp simd")

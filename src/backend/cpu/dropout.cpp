@@ -1,12 +1,13 @@
-#include "model/dropout.hpp"
-
+// The CPU backend's dropout masks (the definition: model/dropout.hpp).
 #include "backend/kernels/dropout.hpp"
+
+#include "backend/cpu/cpu_backend.hpp"
 
 namespace symgnn {
 
-void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
-                  const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
-                  float p, std::uint8_t* mask) {
+void cpu_dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
+                      const std::uint16_t* images, std::uint32_t lane0,
+                      const kernels::PhiloxKey& key, float p, std::uint8_t* mask) {
   const auto first = static_cast<std::int64_t>(lane0 >> 2);
   const auto blocks = static_cast<std::int64_t>((lane0 + static_cast<std::uint32_t>(d) + 3) >> 2) -
                       first;  // Philox blocks a row's lanes touch

@@ -8,9 +8,9 @@
 namespace symgnn {
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-          std::int64_t ldc);
+void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+               const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+               std::int64_t ldc);
 
 // The BLAS library and the kernels it runs here (OpenBLAS chooses them by CPU at start-up, or as
 // OPENBLAS_CORETYPE says), for `symgnn-dist devices` and benchmark records.
