@@ -100,6 +100,42 @@ TEST(Model, WholeModelGradientsMatchFiniteDifferences) {
   }
 }
 
+// Edge weights (the explainer's mask) through the whole model: weights of one are the unweighted
+// model bit for bit, and the gradient to the weights matches finite differences.
+TEST(Model, EdgeWeightsOfOneAndTheirGradient) {
+  Fixture f = small_structure(14, 6.0, 3.2, 8);
+  SymGNN<double> model(tiny_config(Symmetrization::kFixed));
+  model.initialize(13);
+  perturb(model, 97);
+  const auto samples = sample_transforms(Symmetrization::kFixed, 2, model.von_mises(), 1, 1);
+  std::vector<std::array<double, 9>> transforms;
+  for (const auto& s : samples) transforms.push_back(s.T);
+  Tensor<double> plain, weighted, dpred;
+  model.forward(f.batch, transforms, Phase::kEval, {}, plain);
+  Tensor<double> w(f.batch.num_edges, 1);
+  for (auto& x : w.data) x = 1.0;
+  model.set_edge_weights(w);
+  model.forward(f.batch, transforms, Phase::kEval, {}, weighted);
+  EXPECT_EQ(weighted.data, plain.data);
+  model.set_edge_weights(Tensor<double>());  // removed: the unweighted model again
+  model.forward(f.batch, transforms, Phase::kEval, {}, weighted);
+  EXPECT_EQ(weighted.data, plain.data);
+  // The gradient to the weights, in training mode (the one backward runs from).
+  const auto noise = random_vector(w.data.size(), 5, 0.3);
+  for (std::size_t e = 0; e < w.data.size(); ++e) w.data[e] = 0.7 + noise[e];
+  auto loss = [&] {
+    model.set_edge_weights(w);
+    model.forward(f.batch, transforms, Phase::kTrain, {3, 1}, weighted);
+    return mse_loss(weighted, f.batch.label, 1.6, 0.3, dpred);
+  };
+  loss();
+  model.backward(f.batch, dpred);
+  const std::vector<double> dw(model.edge_weight_grad().data.begin(),
+                               model.edge_weight_grad().data.end());
+  ASSERT_EQ(dw.size(), w.data.size());
+  expect_gradient("edge weights", loss, w.data.data(), w.rows, dw.data(), 30, 1e-6, 2e-5, 2e-7);
+}
+
 TEST(Model, VonMisesLocationGradientMatchesResampling) {
   // Resampling with the same key reproduces the draws, so angle = mu + z moves exactly with mu.
   Fixture f = small_structure(14, 6.0, 3.2, 6);

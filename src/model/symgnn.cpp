@@ -201,24 +201,19 @@ void SymGNN<T>::add_grad(int id, const T* host_increment) {
 }
 
 template <typename T>
-void SymGNN<T>::forward_comm(Array<T>& rows, std::int64_t cols) {
+void SymGNN<T>::halo_exchange(Array<T>& rows, std::int64_t cols, bool reverse) {
+  auto comm = [&](T* p) {
+    if (reverse)
+      ex_->reverse_comm(p, cols);
+    else
+      ex_->forward_comm(p, cols);
+  };
   if (backend_->host_memory() || ex_ == &Exchange::whole()) {
-    ex_->forward_comm(rows.ptr(), cols);
+    comm(rows.ptr());
     return;
   }
   std::vector<T> host = rows.download();
-  ex_->forward_comm(host.data(), cols);
-  rows.upload(host.data(), rows.rows(), rows.cols());
-}
-
-template <typename T>
-void SymGNN<T>::reverse_comm(Array<T>& rows, std::int64_t cols) {
-  if (backend_->host_memory() || ex_ == &Exchange::whole()) {
-    ex_->reverse_comm(rows.ptr(), cols);
-    return;
-  }
-  std::vector<T> host = rows.download();
-  ex_->reverse_comm(host.data(), cols);
+  comm(host.data());
   rows.upload(host.data(), rows.rows(), rows.cols());
 }
 
@@ -482,7 +477,7 @@ void SymGNN<T>::forward(const GraphBatch& batch,
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
     const int di = static_cast<int>(d);
-    forward_comm(h, d);  // the ghosts' embeddings, for the messages they send
+    halo_exchange(h, d, false);  // the ghosts' embeddings, for the messages they send
     c.h_in.bind(be);
     c.h_in.copy_from(h);
     c.f_in = std::move(f);
@@ -636,7 +631,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
     be.egat_backward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, edge_weight, saved, da.ptr(),
                      edge, u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true), d_edge_weight);
     // Ghosts' gradients go home; residuals: the inputs also reach the outputs directly.
-    reverse_comm(dh_e, d);
+    halo_exchange(dh_e, d, true);
     be.axpy(n * d, T(1), dh_e.ptr(), dh.ptr());
     if (last)
       std::swap(df, df_e);

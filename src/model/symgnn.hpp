@@ -142,9 +142,9 @@ class SymGNN {
     a.resize(rows, cols);
     return a.ptr();
   }
-  // The halo exchange on backend arrays (staged through the host for a device backend).
-  void forward_comm(Array<T>& rows, std::int64_t cols);
-  void reverse_comm(Array<T>& rows, std::int64_t cols);
+  // The halo exchange on backend arrays (staged through the host for a device backend):
+  // forward_comm (owners to ghosts), or reverse_comm (ghosts added back to owners).
+  void halo_exchange(Array<T>& rows, std::int64_t cols, bool reverse);
   // Sums EGAT's edge moments over the batch; returns the batch's edge count.
   std::int64_t reduce_moments(EdgeMoments& moments, std::int64_t m) const;
   // pe(BN_e(u)) = u W'^T + b' with the BatchNorm folded into the projection: no E x H d

@@ -206,6 +206,8 @@ CudaStatus probe_cuda() {
     return s;
   }
   s.devices = count;
+  int current = 0;  // restored below: a backend made earlier keeps its device current
+  cudaGetDevice(&current);
   for (int d = 0; d < count; ++d) {
     cudaDeviceProp prop;
     CudaDeviceInfo info;
@@ -219,6 +221,7 @@ CudaStatus probe_cuda() {
     s.message += (d ? ", " : "") + std::to_string(d) + ": " + info.name;
     s.info.push_back(info);
   }
+  if (count > 0) cudaSetDevice(current);
   cublasHandle_t handle;
   if (count > 0 && cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS) {
     cublasGetVersion(handle, &s.cublas_version);
