@@ -563,6 +563,9 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
   Backend<T>& be = *backend_;
   if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows() != nl)
     throw Error("model: backward() needs a training forward() over the same batch first");
+  // The batch of the forward: views of this one on the CPU; on a device, the arrays that forward
+  // uploaded (the same batch, as checked above).
+  if (be.host_memory()) batch_.bind(be, batch);
   const GraphView& g = batch_.view();
   if (!be.host_memory()) {  // gradients accumulate onto what the host holds
     grads_.bind(be);
