@@ -100,11 +100,11 @@ int run(int argc, char** argv) {
   std::vector<double> step_s;
   for (int s = 0; s <= steps; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
-    Tensor<float> pred, dpred;
+    Tensor<float> pred;
     model.params().zero_grad();
     model.forward(batch, kTransforms, Phase::kTrain, {1, std::uint64_t(s)}, pred);
-    mse_loss(pred, batch.label, cfg.label_mean, cfg.label_std, dpred);
-    model.backward(batch, dpred);
+    model.loss(batch);
+    model.backward(batch);
     if (s > 0) step_s.push_back(seconds_since(t0));  // the first warms up
   }
   std::printf(

@@ -76,14 +76,14 @@ TEST(Model, WholeModelGradientsMatchFiniteDifferences) {
     const auto samples = sample_transforms(mode, 2, model.von_mises(), key.seed, key.step);
     std::vector<std::array<double, 9>> transforms;
     for (const auto& s : samples) transforms.push_back(s.T);
-    Tensor<double> pred, dpred;
+    Tensor<double> pred;
     auto loss = [&] {
       model.forward(f.batch, transforms, Phase::kTrain, key, pred);
-      return mse_loss(pred, f.batch.label, 1.6, 0.3, dpred);
+      return model.loss(f.batch);
     };
     loss();
     model.params().zero_grad();
-    auto dT = model.backward(f.batch, dpred);
+    auto dT = model.backward(f.batch);
     // Every parameter, through every layer (dropout masks are the same for the same key).
     auto& values = model.params().values();
     auto& grads = model.params().grads();
@@ -110,7 +110,7 @@ TEST(Model, EdgeWeightsOfOneAndTheirGradient) {
   const auto samples = sample_transforms(Symmetrization::kFixed, 2, model.von_mises(), 1, 1);
   std::vector<std::array<double, 9>> transforms;
   for (const auto& s : samples) transforms.push_back(s.T);
-  Tensor<double> plain, weighted, dpred;
+  Tensor<double> plain, weighted;
   model.forward(f.batch, transforms, Phase::kEval, {}, plain);
   Tensor<double> w(f.batch.num_edges, 1);
   for (auto& x : w.data) x = 1.0;
@@ -126,10 +126,10 @@ TEST(Model, EdgeWeightsOfOneAndTheirGradient) {
   auto loss = [&] {
     model.set_edge_weights(w);
     model.forward(f.batch, transforms, Phase::kTrain, {3, 1}, weighted);
-    return mse_loss(weighted, f.batch.label, 1.6, 0.3, dpred);
+    return model.loss(f.batch);
   };
   loss();
-  model.backward(f.batch, dpred);
+  model.backward(f.batch);
   const std::vector<double> dw(model.edge_weight_grad().data.begin(),
                                model.edge_weight_grad().data.end());
   ASSERT_EQ(dw.size(), w.data.size());
@@ -143,7 +143,7 @@ TEST(Model, VonMisesLocationGradientMatchesResampling) {
   model.initialize(12);
   perturb(model, 98);
   const StepKey key{9, 1};
-  Tensor<double> pred, dpred;
+  Tensor<double> pred;
   const int mu = model.params().find("sym.mu");
   ASSERT_GE(mu, 0);
   auto loss = [&] {
@@ -152,13 +152,13 @@ TEST(Model, VonMisesLocationGradientMatchesResampling) {
     std::vector<std::array<double, 9>> transforms;
     for (const auto& s : samples) transforms.push_back(s.T);
     model.forward(f.batch, transforms, Phase::kTrain, key, pred);
-    return mse_loss(pred, f.batch.label, 1.6, 0.3, dpred);
+    return model.loss(f.batch);
   };
   loss();
   const auto samples =
       sample_transforms(Symmetrization::kVonMises, 2, model.von_mises(), key.seed, key.step);
   model.params().zero_grad();
-  const auto dT = model.backward(f.batch, dpred);
+  const auto dT = model.backward(f.batch);
   VonMisesParams grad;
   backprop_transforms(samples, dT, model.von_mises(), grad);
   std::vector<double> g_mu;

@@ -118,7 +118,7 @@ TEST(Train, MiniBatchesTakeOneStepPerGroupOfStructures) {
   train(o);
   ModelSetup setup = read_checkpoint_setup(dir.file("run/last.h5"));
   SymGNN<float> model(setup.model);
-  Adam<float> adam(model.params().total(), {});
+  Adam<float> adam(model.backend(), model.params().total(), {});
   load_checkpoint(dir.file("run/last.h5"), model, &adam);
   EXPECT_EQ(adam.steps(), 4);
   EXPECT_DOUBLE_EQ(learning_rate("cosine", 1e-3, 1e-5, 1, 10), 1e-3);
@@ -167,7 +167,7 @@ TEST(Train, CheckpointsRoundTripAndBadOnesAreRefused) {
   EXPECT_EQ(setup.model.heads, (std::vector<int>{2, 1}));
   EXPECT_EQ(setup.model.symmetrization, Symmetrization::kVonMises);
   SymGNN<float> model(setup.model);
-  Adam<float> adam(model.params().total(), {});
+  Adam<float> adam(model.backend(), model.params().total(), {});
   load_checkpoint(ckpt, model, &adam);
   EXPECT_EQ(adam.steps(), 5);
   // Round trip: saving what was loaded gives the same weights.

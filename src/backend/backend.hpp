@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/kernels/optimizer.hpp"
 #include "backend/kernels/philox.hpp"
 
 namespace symgnn {
@@ -35,8 +36,8 @@ class Memory {
   virtual void zero(void* p, std::size_t bytes) = 0;
 };
 
-// A batch graph's arrays in backend memory (model/batch.hpp describes them) and, for planning
-// chunks of edges on the host, the destination offsets in host memory.
+// A batch's graph arrays (and labels) in backend memory (model/batch.hpp describes them) and, for
+// planning chunks of edges on the host, the destination offsets in host memory.
 struct GraphView {
   std::int64_t num_nodes = 0, num_owned = 0, num_edges = 0;
   const std::int64_t* offsets = nullptr;      // num_nodes + 1, incoming edges by destination
@@ -49,6 +50,7 @@ struct GraphView {
   const std::uint64_t* node_id = nullptr;     // per node
   const std::uint64_t* edge_key = nullptr;    // per edge
   const std::uint16_t* edge_image = nullptr;  // per edge
+  const float* label = nullptr;               // per owned node; null for unlabelled structures
   const std::int64_t* host_offsets = nullptr;
 };
 
@@ -158,6 +160,20 @@ class Backend : public Memory {
   virtual void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
                             const std::uint16_t* images, std::uint32_t lane0,
                             const kernels::PhiloxKey& key, float p, std::uint8_t* mask) = 0;
+
+  // --- a training step's end --------------------------------------------------------------------
+  // The MSE's terms on standardised labels: r_i = pred_i - (label_i - mean) / std and
+  // d_pred_i = 2 r_i (the gradient of the sum; the caller scales it by 1 / atoms once the atoms
+  // of all ranks are counted); returns sum r_i^2, in double in a fixed order.
+  virtual double squared_error(std::int64_t n, const T* pred, const float* label, double mean,
+                               double std, T* d_pred) = 0;
+  // sum x_i^2 in double in a fixed order (the gradient norm).
+  virtual double sum_squares(std::int64_t count, const T* x) = 0;
+  // x *= alpha.
+  virtual void scale(std::int64_t count, T alpha, T* x) = 0;
+  // One Adam / AMSGrad update of every parameter from its gradient (kernels/optimizer.hpp).
+  virtual void adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params,
+                         const T* grads, T* m, T* v, T* v_max) = 0;
 
   // --- EGAT -------------------------------------------------------------------------------------
   // Writes out (N x H d) and `saved`. With `u`, all of u (E x H d) is written there (training

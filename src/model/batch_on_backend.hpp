@@ -1,5 +1,5 @@
-// A batch's graph arrays where a backend computes on them: views of the host arrays for a
-// backend whose memory is host memory, copies uploaded once per pass otherwise.
+// A batch's graph arrays and labels where a backend computes on them: views of the host arrays for
+// a backend whose memory is host memory, copies uploaded once per pass otherwise.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,7 @@ class BatchOnBackend {
       v_.node_id = reinterpret_cast<const std::uint64_t*>(g.node_id.data());
       v_.edge_key = g.edge_key.data();
       v_.edge_image = g.edge_image.data();
+      v_.label = g.label.empty() ? nullptr : g.label.data();
       return;
     }
     v_.offsets = put(mem, offsets_, g.offsets);
@@ -39,6 +40,7 @@ class BatchOnBackend {
     v_.node_id = reinterpret_cast<const std::uint64_t*>(put(mem, node_id_, g.node_id));
     v_.edge_key = put(mem, edge_key_, g.edge_key);
     v_.edge_image = put(mem, edge_image_, g.edge_image);
+    v_.label = g.label.empty() ? nullptr : put(mem, label_, g.label);
   }
   const GraphView& view() const { return v_; }
 
@@ -52,7 +54,7 @@ class BatchOnBackend {
   GraphView v_;
   Array<std::int64_t> offsets_, out_offsets_, out_edges_, node_id_;
   Array<std::int32_t> src_, dst_, species_;
-  Array<float> vec_;
+  Array<float> vec_, label_;
   Array<std::uint64_t> edge_key_;
   Array<std::uint16_t> edge_image_;
 };

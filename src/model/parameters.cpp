@@ -32,8 +32,19 @@ int ParameterStore<T>::find(const std::string& name) const {
 }
 
 template <typename T>
+void ParameterStore<T>::bind(Memory& mem) {
+  mem_ = &mem;
+  values_.bind(mem);
+  grads_.bind(mem);
+}
+
+template <typename T>
 void ParameterStore<T>::zero_grad() {
-  std::fill(grads_.begin(), grads_.end(), T(0));
+  T* g = grads_.backend();
+  if (mem_)
+    mem_->zero(g, static_cast<std::size_t>(total_) * sizeof(T));
+  else
+    std::fill(g, g + total_, T(0));
 }
 
 template class ParameterStore<float>;

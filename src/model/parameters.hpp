@@ -2,12 +2,16 @@
 // so that the optimizer, gradient clipping and the gradient all-reduce each make one pass (one
 // MPI_Allreduce) over contiguous memory. A parameter is a named view into it; names follow the
 // PyTorch state_dict of the published model, so checkpoints and parity tests match by name.
+// Both arrays live where the model computes (bind()): the host accessors serve initialisation,
+// checkpoints, the per-column coefficients the model forms on the host, and tests; the backend
+// accessors serve the passes and the optimiser. Each side sees the other's writes (DualArray).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "backend/dual_array.hpp"
 #include "core/buffer.hpp"
 
 namespace symgnn {
@@ -30,21 +34,30 @@ class ParameterStore {
   int count() const { return static_cast<int>(info_.size()); }
   const ParameterInfo& info(int i) const { return info_[static_cast<std::size_t>(i)]; }
   int find(const std::string& name) const;  // -1 if absent
-  T* value(int i) { return values_.data() + info_[static_cast<std::size_t>(i)].offset; }
-  const T* value(int i) const { return values_.data() + info_[static_cast<std::size_t>(i)].offset; }
-  T* grad(int i) { return grads_.data() + info_[static_cast<std::size_t>(i)].offset; }
-  const T* grad(int i) const { return grads_.data() + info_[static_cast<std::size_t>(i)].offset; }
+  // Host views, current (writing through the non-const ones is seen by the backend).
+  T* value(int i) { return values_.host().data() + offset(i); }
+  const T* value(int i) const { return values_.host().data() + offset(i); }
+  T* grad(int i) { return grads_.host().data() + offset(i); }
+  const T* grad(int i) const { return grads_.host().data() + offset(i); }
+  Buffer<T>& values() { return values_.host(); }
+  const Buffer<T>& values() const { return values_.host(); }
+  Buffer<T>& grads() { return grads_.host(); }
+  const Buffer<T>& grads() const { return grads_.host(); }
 
-  Buffer<T>& values() { return values_; }
-  const Buffer<T>& values() const { return values_; }
-  Buffer<T>& grads() { return grads_; }
-  const Buffer<T>& grads() const { return grads_; }
+  // Values and gradients in the memory of the backend they are bound to (host memory if none).
+  void bind(Memory& mem);
+  T* backend_values() { return values_.backend(); }
+  const T* backend_values() const { return values_.backend(); }
+  T* backend_grads() { return grads_.backend(); }
+  const T* backend_grads() const { return grads_.backend(); }
   std::int64_t total() const { return total_; }
-  void zero_grad();
+  void zero_grad();  // where the gradients are
 
  private:
   std::vector<ParameterInfo> info_;
-  Buffer<T> values_, grads_;
+  std::int64_t offset(int i) const { return info_[static_cast<std::size_t>(i)].offset; }
+  DualArray<T> values_, grads_;
+  Memory* mem_ = nullptr;
   std::int64_t total_ = 0;
   bool final_ = false;
 };

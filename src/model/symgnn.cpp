@@ -96,6 +96,7 @@ SymGNN<T>::SymGNN(const ModelConfig& config, std::shared_ptr<Backend<T>> backend
   }
   params_.finalize();
   buffers_.finalize();
+  params_.bind(*backend_);
   initialize(0);
 }
 
@@ -185,18 +186,16 @@ VonMisesParams SymGNN<T>::von_mises() const {
 
 template <typename T>
 const T* SymGNN<T>::value(int id) const {
-  const T* base = backend_->host_memory() ? params_.values().data() : values_.ptr();
-  return base + params_.info(id).offset;
+  return params_.backend_values() + params_.info(id).offset;
 }
 
 template <typename T>
 T* SymGNN<T>::grad(int id) {
-  T* base = backend_->host_memory() ? params_.grads().data() : grads_.ptr();
-  return base + params_.info(id).offset;
+  return params_.backend_grads() + params_.info(id).offset;
 }
 
 template <typename T>
-void SymGNN<T>::add_grad(int id, const T* host_increment) {
+void SymGNN<T>::add_to_gradient(int id, const T* host_increment) {
   backend_->add_from_host(params_.info(id).size(), host_increment, grad(id));
 }
 
@@ -224,19 +223,19 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
   const BatchNormConfig& cfg = bn_config_;
   Backend<T>& be = *backend_;
   if (phase == Phase::kEval) {
-    batchnorm_eval_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias),
+    batchnorm_eval_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias),
                               buffers_.value(ids.mean), buffers_.value(ids.var), y, cfg);
     return;
   }
   saved->mean.resize(1, c);
   saved->invstd.resize(1, c);
   if (update_running) {
-    batchnorm_train_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+    batchnorm_train_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), buffers_.value(ids.mean),
                                buffers_.value(ids.var), cfg, *ex_);
   } else {  // recomputation in backward: same batch statistics, running ones untouched
     Tensor<T> rm(1, c), rv(1, c);
-    batchnorm_train_forward<T>(be, n, c, x, params_.value(ids.weight), params_.value(ids.bias), y,
+    batchnorm_train_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), rm.ptr(), rv.ptr(), cfg,
                                *ex_);
   }
@@ -245,7 +244,7 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
 template <typename T>
 void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                     const T* x, const BatchNormSaved& saved, const T* dy, T* dx) {
-  batchnorm_backward<T>(*backend_, n, c, x, params_.value(ids.weight), saved.mean.ptr(),
+  batchnorm_backward<T>(*backend_, n, c, x, host_value(ids.weight), saved.mean.ptr(),
                         saved.invstd.ptr(), dy, dx, grad(ids.weight), grad(ids.bias), *ex_);
 }
 
@@ -257,8 +256,8 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
   const std::int64_t d = config_.dim;
   const BatchNormConfig& cfg = bn_config_;
   std::vector<T> scale(static_cast<std::size_t>(hd)), shift(static_cast<std::size_t>(hd));
-  const T* gamma = params_.value(ids.bn_edge.weight);
-  const T* beta = params_.value(ids.bn_edge.bias);
+  const T* gamma = host_value(ids.bn_edge.weight);
+  const T* beta = host_value(ids.bn_edge.bias);
   if (moments) {
     saved->mean.resize(1, hd);
     saved->invstd.resize(1, hd);
@@ -271,8 +270,8 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
                              buffers_.value(ids.bn_edge.var), cfg, scale.data(), shift.data());
   }
   // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift), formed on the host (d x H d).
-  const T* w = params_.value(ids.pe_w);
-  const T* b = params_.value(ids.pe_b);
+  const T* w = host_value(ids.pe_w);
+  const T* b = host_value(ids.pe_b);
   Tensor<T> pw(d, hd), pb(1, d);
   for (std::int64_t o = 0; o < d; ++o) {
     double acc = b[o];
@@ -294,9 +293,9 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
                                                     const Array<T>& df, const BatchNormSaved& saved,
                                                     Array<T>& coef) {
   const std::int64_t d = config_.dim;
-  const T* gamma = params_.value(ids.bn_edge.weight);
-  const T* beta = params_.value(ids.bn_edge.bias);
-  const T* w = params_.value(ids.pe_w);
+  const T* gamma = host_value(ids.bn_edge.weight);
+  const T* beta = host_value(ids.bn_edge.bias);
+  const T* w = host_value(ids.pe_w);
   std::vector<double> cs(static_cast<std::size_t>(d));
   backend_->column_sums(m, d, df.ptr(), nullptr, cs.data(), nullptr);
   const std::vector<T> dfu = dfu_dev.download();  // d x H d
@@ -341,10 +340,10 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
   }
   for (std::int64_t o = 0; o < d; ++o)
     db[static_cast<std::size_t>(o)] = static_cast<T>(cs[static_cast<std::size_t>(o)]);
-  add_grad(ids.pe_w, dw.data());
-  add_grad(ids.pe_b, db.data());
-  add_grad(ids.bn_edge.weight, dgamma.data());
-  add_grad(ids.bn_edge.bias, dbeta.data());
+  add_to_gradient(ids.pe_w, dw.data());
+  add_to_gradient(ids.pe_b, db.data());
+  add_to_gradient(ids.bn_edge.weight, dgamma.data());
+  add_to_gradient(ids.bn_edge.bias, dbeta.data());
   coef.bind(*backend_);
   coef.upload(cf.ptr(), 3, hd);
   return {df.ptr(), value(ids.pe_w), d, coef.row(0), coef.row(1), coef.row(2)};
@@ -429,10 +428,6 @@ void SymGNN<T>::forward(const GraphBatch& batch,
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
   batch_.bind(be, batch);
   const GraphView& g = batch_.view();
-  if (!be.host_memory()) {
-    values_.bind(be);
-    values_.upload(params_.values().data(), params_.total(), 1);
-  }
 
   // Node encoder.
   be.embedding_forward(n, d, g.species, value(embedding_), shape(emb_, n, d));
@@ -531,7 +526,7 @@ void SymGNN<T>::forward(const GraphBatch& batch,
                       shape(dec_lin_[i], n, d));
     batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), shape(dec_bnout_[i], n, d), phase,
                       &dec_bn_saved_[i]);
-    be.leaky_relu_forward(n * d, *params_.value(dec_prelu_[i]), dec_bnout_[i].ptr(),
+    be.leaky_relu_forward(n * d, *host_value(dec_prelu_[i]), dec_bnout_[i].ptr(),
                           shape(dec_in_[i + 1], n, d));
   }
   linear_forward<T>(be, n, d, 1, dec_in_[nd].ptr(), value(out_w_), value(out_b_),
@@ -555,8 +550,30 @@ void SymGNN<T>::refresh_batchnorm(const GraphBatch& g,
 }
 
 template <typename T>
+double SymGNN<T>::loss(const GraphBatch& batch, const Exchange& ex) {
+  const std::int64_t n = batch.num_owned;
+  if (static_cast<std::int64_t>(batch.label.size()) < n)
+    throw Error("model: the batch has no labels to compute a loss from");
+  if (prediction_.rows() != n) throw Error("model: loss() needs a forward() over the batch first");
+  const GraphView& g = batch_.view();
+  double sums[2] = {backend_->squared_error(n, prediction_.ptr(), g.label, config_.label_mean,
+                                            config_.label_std, shape(d_prediction_, n, 1)),
+                    static_cast<double>(n)};  // squared residuals and atoms, over all ranks
+  ex.sum(sums, 2);
+  backend_->scale(n, static_cast<T>(1.0 / sums[1]), d_prediction_.ptr());
+  return sums[0] / sums[1];
+}
+
+template <typename T>
 std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
                                                        const Tensor<T>& d_prediction) {
+  d_prediction_.bind(*backend_);
+  d_prediction_.upload(d_prediction.ptr(), d_prediction.rows, 1);
+  return backward(batch);
+}
+
+template <typename T>
+std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) {
   const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
                      d = config_.dim;
   const std::size_t nd = dec_w_.size();
@@ -567,10 +584,6 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
   // uploaded (the same batch, as checked above).
   if (be.host_memory()) batch_.bind(be, batch);
   const GraphView& g = batch_.view();
-  if (!be.host_memory()) {  // gradients accumulate onto what the host holds
-    grads_.bind(be);
-    grads_.upload(params_.grads().data(), params_.total(), 1);
-  }
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
   T* d_edge_weight = nullptr;
   if (edge_weight) {
@@ -579,14 +592,15 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
   }
 
   // Decoder.
-  Array<T> dx(be, n, d), tmp(be, n, d), dpred(be);
-  dpred.upload(d_prediction.ptr(), n, 1);
-  linear_backward<T>(be, n, d, 1, dec_in_[nd].ptr(), value(out_w_), dpred.ptr(), dx.ptr(),
+  if (d_prediction_.rows() != n)
+    throw Error("model: backward() needs the gradient of " + std::to_string(n) + " predictions");
+  Array<T> dx(be, n, d), tmp(be, n, d);
+  linear_backward<T>(be, n, d, 1, dec_in_[nd].ptr(), value(out_w_), d_prediction_.ptr(), dx.ptr(),
                      grad(out_w_), grad(out_b_));
   for (std::size_t k = nd; k-- > 0;) {
-    const T da = static_cast<T>(be.leaky_relu_backward(n * d, *params_.value(dec_prelu_[k]),
+    const T da = static_cast<T>(be.leaky_relu_backward(n * d, *host_value(dec_prelu_[k]),
                                                        dec_bnout_[k].ptr(), dx.ptr(), tmp.ptr()));
-    add_grad(dec_prelu_[k], &da);
+    add_to_gradient(dec_prelu_[k], &da);
     batchnorm_backward_(dec_bn_[k], n, d, dec_lin_[k].ptr(), dec_bn_saved_[k], tmp.ptr(),
                         tmp.ptr());
     linear_backward<T>(be, n, d, d, dec_in_[k].ptr(), value(dec_w_[k]), tmp.ptr(), dx.ptr(),
@@ -685,38 +699,13 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
   be.embedding_backward(n, d, static_cast<std::int64_t>(config_.species.size()), g.species,
                         dx.ptr(), grad(embedding_));
 
-  if (!be.host_memory())
-    be.copy_out(params_.grads().data(), grads_.ptr(),
-                static_cast<std::size_t>(params_.total()) * sizeof(T));
   edge_weight_grad_.resize(edge_weight ? m : 0, 1);
   if (edge_weight)
     be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
   return d_transforms;
 }
 
-template <typename T>
-double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
-                Tensor<T>& d_prediction, const Exchange& ex) {
-  const std::int64_t n = prediction.rows;
-  if (static_cast<std::int64_t>(label.size()) < n) throw Error("mse_loss: the batch has no labels");
-  d_prediction.resize(n, 1);
-  double sums[2] = {0, static_cast<double>(n)};  // squared residuals and atoms, over all ranks
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double r = static_cast<double>(prediction.data[static_cast<std::size_t>(i)]) -
-                     (static_cast<double>(label[static_cast<std::size_t>(i)]) - mean) / std;
-    sums[0] += r * r;
-    d_prediction.data[static_cast<std::size_t>(i)] = static_cast<T>(2 * r);
-  }
-  ex.sum(sums, 2);
-  for (auto& v : d_prediction.data) v = static_cast<T>(v / sums[1]);
-  return sums[0] / sums[1];
-}
-
 template class SymGNN<float>;
 template class SymGNN<double>;
-template double mse_loss<float>(const Tensor<float>&, const Buffer<float>&, double, double,
-                                Tensor<float>&, const Exchange&);
-template double mse_loss<double>(const Tensor<double>&, const Buffer<float>&, double, double,
-                                 Tensor<double>&, const Exchange&);
 
 }  // namespace symgnn

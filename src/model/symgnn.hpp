@@ -48,10 +48,10 @@ struct StepKey {
 template <typename T>
 class SymGNN {
  public:
-  // The model computes on `backend` (the CPU when none is given). Parameters, gradients and
-  // running statistics stay in host memory between passes (the optimiser, checkpoints and the
-  // gradient all-reduce work there); a backend with memory of its own receives the parameters at
-  // each forward and returns the gradients at the end of each backward.
+  // The model computes on `backend` (the CPU when none is given). Parameters and gradients live
+  // in its memory, with host views for initialisation, checkpoints and the small per-column
+  // coefficients formed on the host (ParameterStore); BatchNorm's running statistics are host
+  // arrays (they are updated from moments that come to the host anyway).
   explicit SymGNN(const ModelConfig& config, std::shared_ptr<Backend<T>> backend = nullptr);
   const ModelConfig& config() const { return config_; }
   Backend<T>& backend() { return *backend_; }
@@ -84,11 +84,21 @@ class SymGNN {
   void refresh_batchnorm(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
                          double scale, double weight, const Exchange& ex = Exchange::whole());
 
-  // Backward of the last training forward from dL/dprediction (N x 1): accumulates parameter
-  // gradients (this rank's share: the caller sums them over ranks) and returns dL/dT for each
-  // transform (over the whole batch). It frees what the forward kept, layer by
-  // layer, so it runs once per forward.
+  // The training loss of the last forward's predictions: the MSE over the batch's atoms (all
+  // ranks) on labels standardised with the configuration's label_mean and label_std. Its
+  // gradient stays in backend memory for backward(g).
+  double loss(const GraphBatch& g, const Exchange& ex = Exchange::whole());
+
+  // Backward of the last training forward from the gradient of loss(), or from a given
+  // dL/dprediction (N x 1): accumulates parameter gradients (this rank's share: the caller sums
+  // them over ranks) and returns dL/dT for each transform (over the whole batch). It frees what
+  // the forward kept, layer by layer, so it runs once per forward.
+  std::vector<std::array<double, 9>> backward(const GraphBatch& g);
   std::vector<std::array<double, 9>> backward(const GraphBatch& g, const Tensor<T>& d_prediction);
+
+  // Adds a gradient increment computed on the host (the von Mises parameters') where the
+  // gradients are.
+  void add_to_gradient(int id, const T* host_increment);
 
   // Edge weights (E x 1, in the batch's edge order) multiplying every EGAT layer's
   // attention-weighted messages, as DGL's EGATConv `edge_weight` (the explainer's mask); an empty
@@ -133,8 +143,8 @@ class SymGNN {
   // A parameter's values and gradient where the backend computes (host pointers on the CPU).
   const T* value(int id) const;
   T* grad(int id);
-  // Parameter gradient increments computed on the host, added where the gradients are.
-  void add_grad(int id, const T* host_increment);
+  // The host view of a parameter, for the per-column coefficients formed on the host.
+  const T* host_value(int id) const { return params_.value(id); }
   // An array of this backend's, shaped rows x cols.
   template <typename U>
   U* shape(Array<U>& a, std::int64_t rows, std::int64_t cols) {
@@ -188,22 +198,15 @@ class SymGNN {
   BatchNormConfig bn_config_;
   double scale_ = 1.0;
   BatchOnBackend batch_;
-  Array<T> values_, grads_;  // the parameters where a backend with memory of its own computes
   Array<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;
   Array<T> u_;  // EGAT's u (E x H d) of one layer at a time, reused across layers and steps
   std::vector<Array<T>> dec_in_, dec_lin_, dec_bnout_;  // dec_in_ has one more: the last PReLU
   std::vector<BatchNormSaved> dec_bn_saved_;
-  Array<T> prediction_;
+  Array<T> prediction_, d_prediction_;
   Array<T> edge_weight_, edge_weight_grad_dev_;
   Tensor<T> edge_weight_grad_;
 };
-
-// MSE over nodes on standardised labels (over all ranks' atoms); fills d_prediction with
-// dL/dprediction.
-template <typename T>
-double mse_loss(const Tensor<T>& prediction, const Buffer<float>& label, double mean, double std,
-                Tensor<T>& d_prediction, const Exchange& ex = Exchange::whole());
 
 }  // namespace symgnn

@@ -129,7 +129,7 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
     if (adam) {
       h5::Handle og = h5::create_group(root, "optimizer");
       h5::Location o{og.get(), tmp, "/optimizer"};
-      auto& a = const_cast<Adam<float>&>(*adam);
+      const Adam<float>& a = *adam;
       const auto n = static_cast<hsize_t>(a.m().size());
       h5::write<float>(o, "m", {n}, a.m().data());
       h5::write<float>(o, "v", {n}, a.v().data());

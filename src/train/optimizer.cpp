@@ -1,62 +1,44 @@
 #include "train/optimizer.hpp"
 
-#include <algorithm>
 #include <cmath>
+
+#include "core/error.hpp"
 
 namespace symgnn {
 
 template <typename T>
-Adam<T>::Adam(std::int64_t size, const AdamConfig& config) : config_(config) {
-  m_.assign(static_cast<std::size_t>(size), T(0));
-  v_.assign(static_cast<std::size_t>(size), T(0));
-  vmax_.assign(static_cast<std::size_t>(size), T(0));
+Adam<T>::Adam(Backend<T>& backend, std::int64_t size, const AdamConfig& config)
+    : backend_(&backend), config_(config) {
+  for (DualArray<T>* a : {&m_, &v_, &vmax_}) {
+    a->assign(static_cast<std::size_t>(size), T(0));
+    a->bind(backend);
+  }
 }
 
 template <typename T>
 void Adam<T>::step(T* params, const T* grads) {
+  if (!backend_) throw Error("Adam: step() on an optimiser without state");
   ++steps_;
-  const double b1 = config_.beta1, b2 = config_.beta2;
-  const double bc1 = 1 - std::pow(b1, static_cast<double>(steps_));
-  const double bc2 = 1 - std::pow(b2, static_cast<double>(steps_));
-  const T step_size = static_cast<T>(config_.lr / bc1);
-  const T sqrt_bc2 = static_cast<T>(std::sqrt(bc2));
-  const T eps = static_cast<T>(config_.eps), tb1 = static_cast<T>(b1), tb2 = static_cast<T>(b2);
-  const auto n = static_cast<std::int64_t>(m_.size());
-  T* m = m_.data();
-  T* v = v_.data();
-  T* vmax = vmax_.data();
-  const bool ams = config_.amsgrad;
-#pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T g = grads[i];
-    m[i] = tb1 * m[i] + (T(1) - tb1) * g;
-    v[i] = tb2 * v[i] + (T(1) - tb2) * g * g;
-    T second = v[i];
-    if (ams) {
-      vmax[i] = std::max(vmax[i], v[i]);
-      second = vmax[i];
-    }
-    params[i] -= step_size * m[i] / (std::sqrt(second) / sqrt_bc2 + eps);
-  }
+  const double bc1 = 1 - std::pow(config_.beta1, static_cast<double>(steps_));
+  const double bc2 = 1 - std::pow(config_.beta2, static_cast<double>(steps_));
+  const kernels::AdamStep<T> s{static_cast<T>(config_.lr / bc1), static_cast<T>(std::sqrt(bc2)),
+                               static_cast<T>(config_.eps),      static_cast<T>(config_.beta1),
+                               static_cast<T>(config_.beta2),    config_.amsgrad};
+  backend_->adam_step(static_cast<std::int64_t>(m_.size()), s, params, grads, m_.backend(),
+                      v_.backend(), vmax_.backend());
 }
 
 template <typename T>
-double clip_grad_norm(T* grads, std::int64_t size, double max_norm) {
-  double sum = 0;  // serial: a fixed summation order keeps restarts bitwise (size is small)
-  for (std::int64_t i = 0; i < size; ++i) sum += static_cast<double>(grads[i]) * grads[i];
-  const double norm = std::sqrt(sum);
+double clip_grad_norm(Backend<T>& backend, T* grads, std::int64_t size, double max_norm) {
+  const double norm = std::sqrt(backend.sum_squares(size, grads));
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1) {
-    const T c = static_cast<T>(coef);
-#pragma omp parallel for simd schedule(static)
-    for (std::int64_t i = 0; i < size; ++i) grads[i] *= c;
-  }
+  if (coef < 1) backend.scale(size, static_cast<T>(coef), grads);
   return norm;
 }
 
 template class Adam<float>;
 template class Adam<double>;
-template double clip_grad_norm<float>(float*, std::int64_t, double);
-template double clip_grad_norm<double>(double*, std::int64_t, double);
+template double clip_grad_norm<float>(Backend<float>&, float*, std::int64_t, double);
+template double clip_grad_norm<double>(Backend<double>&, double*, std::int64_t, double);
 
 }  // namespace symgnn

@@ -231,7 +231,7 @@ std::string newest_complete_checkpoint(const std::string& out_dir) {
       TrainState state;
       const ModelSetup setup = read_checkpoint_setup(path, &state);
       SymGNN<float> model(setup.model);
-      Adam<float> adam(model.params().total(), AdamConfig{});
+      Adam<float> adam(model.backend(), model.params().total(), AdamConfig{});
       load_checkpoint(path, model, &adam);  // reads every array and checks the checksum
       if (state.epoch > newest_epoch) {
         newest = path;
@@ -339,7 +339,7 @@ TrainResult train(const TrainOptions& o) {
   }
   SymGNN<float> model(setup.model, backend);
   model.initialize(state.seed);
-  Adam<float> adam(model.params().total(), o.adam);
+  Adam<float> adam(*backend, model.params().total(), o.adam);
   if (!restart.empty()) load_checkpoint(restart, model, &adam);
   adam.config().lr = o.adam.lr;
 
@@ -383,7 +383,7 @@ TrainResult train(const TrainOptions& o) {
   const auto signal_text = [] {
     return stop_signal() ? signal_name(stop_signal()) : "a signal on another rank";
   };
-  Tensor<float> pred, dpred;
+  Tensor<float> pred;
   std::vector<double> grads;
   TrainResult result;
   double window_seconds = 0;
@@ -409,8 +409,7 @@ TrainResult train(const TrainOptions& o) {
       std::vector<std::array<double, 9>> transforms;
       for (const auto& s : samples) transforms.push_back(s.T);
       model.forward(batch, transforms, Phase::kTrain, {state.seed, step}, pred, 1.0, lb.exchange());
-      const double loss =
-          mse_loss(pred, batch.label, cfg.label_mean, cfg.label_std, dpred, lb.exchange());
+      const double loss = model.loss(batch, lb.exchange());
       if (!std::isfinite(loss))
         throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
                     std::to_string(epoch));
@@ -420,7 +419,7 @@ TrainResult train(const TrainOptions& o) {
           train_r.add(pred.data[static_cast<std::size_t>(i)] * cfg.label_std + cfg.label_mean,
                       batch.label[static_cast<std::size_t>(i)]);
       model.params().zero_grad();
-      const auto dT = model.backward(batch, dpred);
+      const auto dT = model.backward(batch);
       if (lb.comm) {  // each rank holds its part's share of the gradient
         grads.assign(model.params().grads().begin(), model.params().grads().end());
         world.sum(grads.data(), static_cast<std::int64_t>(grads.size()));
@@ -429,14 +428,18 @@ TrainResult train(const TrainOptions& o) {
       if (vm_mu >= 0) {  // dT is the whole batch's already
         VonMisesParams g;
         backprop_transforms(samples, dT, model.von_mises(), g);
+        float mu[6], kappa[6];
         for (int r = 0; r < 2; ++r)
           for (int a = 0; a < 3; ++a) {
-            model.params().grad(vm_mu)[r * 3 + a] += static_cast<float>(g.mu[r][a]);
-            model.params().grad(vm_kappa)[r * 3 + a] += static_cast<float>(g.log_kappa[r][a]);
+            mu[r * 3 + a] = static_cast<float>(g.mu[r][a]);
+            kappa[r * 3 + a] = static_cast<float>(g.log_kappa[r][a]);
           }
+        model.add_to_gradient(vm_mu, mu);
+        model.add_to_gradient(vm_kappa, kappa);
       }
-      clip_grad_norm(model.params().grads().data(), model.params().total(), o.clip);
-      adam.step(model.params().values().data(), model.params().grads().data());
+      ParameterStore<float>& p = model.params();
+      clip_grad_norm(*backend, p.backend_grads(), p.total(), o.clip);
+      adam.step(p.backend_values(), p.backend_grads());
     }
     const double loss = loss_sum / static_cast<double>(train_atoms);
     state.epoch = epoch;

@@ -70,12 +70,12 @@ Pass run(const GraphBatch& batch, std::int64_t atoms, const Exchange& ex) {
   const auto samples = sample_transforms(Symmetrization::kVonMises, 2, model.von_mises(), 11, 3);
   std::vector<std::array<double, 9>> transforms;
   for (const auto& s : samples) transforms.push_back(s.T);
-  Tensor<T> pred, dpred;
+  Tensor<T> pred;
   model.forward(batch, transforms, Phase::kTrain, {11, 3}, pred, 1.0, ex);
   Pass p;
-  p.loss = mse_loss(pred, batch.label, 1.6, 0.3, dpred, ex);
+  p.loss = model.loss(batch, ex);
   model.params().zero_grad();
-  model.backward(batch, dpred);
+  model.backward(batch);
   p.grads.assign(model.params().grads().begin(), model.params().grads().end());
   ex.sum(p.grads.data(), static_cast<std::int64_t>(p.grads.size()));
   p.running.assign(model.buffers().values().begin(), model.buffers().values().end());

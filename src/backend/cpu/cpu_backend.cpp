@@ -12,6 +12,7 @@
 #include "backend/cpu/blas.hpp"
 #include "backend/kernels/dropout.hpp"
 #include "backend/kernels/elementwise.hpp"
+#include "backend/kernels/optimizer.hpp"
 #include "backend/kernels/transform.hpp"
 #include "core/buffer.hpp"
 
@@ -158,6 +159,41 @@ template <typename T>
 void CpuBackend<T>::dropout_apply(std::int64_t count, const std::uint8_t* mask, T scale, T* x) {
 #pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < count; ++i) x[i] = kernels::dropout(mask[i], scale, x[i]);
+}
+
+// The loss and the norm are serial: a fixed summation order keeps restarts bitwise, and they run
+// once per step over arrays of atoms or parameters.
+template <typename T>
+double CpuBackend<T>::squared_error(std::int64_t n, const T* pred, const float* label, double mean,
+                                    double std, T* d_pred) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double r = kernels::standardized_residual(pred[i], label[i], mean, std);
+    sum += r * r;
+    d_pred[i] = static_cast<T>(2 * r);
+  }
+  return sum;
+}
+
+template <typename T>
+double CpuBackend<T>::sum_squares(std::int64_t count, const T* x) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < count; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
+template <typename T>
+void CpuBackend<T>::scale(std::int64_t count, T alpha, T* x) {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) x[i] *= alpha;
+}
+
+template <typename T>
+void CpuBackend<T>::adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params,
+                              const T* grads, T* m, T* v, T* v_max) {
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < count; ++i)
+    kernels::adam_update(step, grads[i], params[i], m[i], v[i], v_max[i]);
 }
 
 template <typename T>

@@ -48,6 +48,13 @@ class CpuBackend final : public Backend<T> {
                     const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
                     float p, std::uint8_t* mask) override;
 
+  double squared_error(std::int64_t n, const T* pred, const float* label, double mean, double std,
+                       T* d_pred) override;
+  double sum_squares(std::int64_t count, const T* x) override;
+  void scale(std::int64_t count, T alpha, T* x) override;
+  void adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params, const T* grads,
+                 T* m, T* v, T* v_max) override;
+
   void egat_forward(const GraphView& g, int heads, int d, const T* h, const T* f,
                     const EgatParams<T>& p, const T* edge_weight, T* out, const EgatSaved<T>& saved,
                     T* u, EdgeMoments* moments, const EdgeChunkFn<T>& on_chunk) override;

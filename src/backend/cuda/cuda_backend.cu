@@ -171,6 +171,18 @@ class CudaBackend final : public Backend<T> {
                     float p, std::uint8_t* mask) override {
     cuda::dropout_mask(rows, d, ids, images, lane0, key, p, mask);
   }
+  double squared_error(std::int64_t n, const T* pred, const float* label, double mean, double std,
+                       T* d_pred) override {
+    return cuda::squared_error<T>(ctx_, n, pred, label, mean, std, d_pred);
+  }
+  double sum_squares(std::int64_t count, const T* x) override {
+    return cuda::sum_squares<T>(ctx_, count, x);
+  }
+  void scale(std::int64_t count, T alpha, T* x) override { cuda::scale<T>(count, alpha, x); }
+  void adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params, const T* grads,
+                 T* m, T* v, T* v_max) override {
+    cuda::adam_step<T>(count, step, params, grads, m, v, v_max);
+  }
   void egat_forward(const GraphView& g, int heads, int d, const T* h, const T* f,
                     const EgatParams<T>& p, const T* edge_weight, T* out, const EgatSaved<T>& saved,
                     T* u, EdgeMoments* moments, const EdgeChunkFn<T>& on_chunk) override {

@@ -2,7 +2,7 @@
 // arithmetic of backend/kernels for the rest; every reduction is deterministic (a fixed order,
 // no floating-point atomics), so two runs on one GPU give the same bits. The operations of each
 // family live in a file of their own (cuda_dense.cu, cuda_elementwise.cu, cuda_graph.cu,
-// cuda_egat.cu) as functions of the device Context; this class forwards to them.
+// cuda_training.cu, cuda_egat.cu) as functions of the device Context; this class forwards to them.
 #pragma once
 
 #include <memory>
@@ -63,6 +63,18 @@ void edge_inputs(Context& c, std::int64_t m, const float* vec, const T* host_t, 
 template <typename T>
 void transform_gradient(Context& c, std::int64_t m, const float* vec, const T* dx,
                         double* host_out);
+
+// cuda_training.cu
+template <typename T>
+double squared_error(Context& c, std::int64_t n, const T* pred, const float* label, double mean,
+                     double std, T* d_pred);
+template <typename T>
+double sum_squares(Context& c, std::int64_t count, const T* x);
+template <typename T>
+void scale(std::int64_t count, T alpha, T* x);
+template <typename T>
+void adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params, const T* grads,
+               T* m, T* v, T* v_max);
 
 // cuda_egat.cu
 template <typename T>
