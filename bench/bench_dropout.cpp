@@ -7,19 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/kernels/philox.hpp"
 
 namespace symgnn {
 namespace {
-
-// The CPU backend's masks into host arrays.
-void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
-                  const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
-                  float p, std::uint8_t* mask) {
-  static const auto cpu = make_cpu_backend<float>();
-  cpu->dropout_mask(rows, d, ids, images, lane0, key, p, mask);
-}
 
 void BM_DropoutMask(benchmark::State& state) {
   const std::int64_t rows = 1602158, d = 32;
@@ -35,7 +27,7 @@ void BM_DropoutMask(benchmark::State& state) {
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
   for (auto _ : state) {
-    dropout_mask(rows, d, ids.data(), images.data(), lane0, key, 0.1f, mask.data());
+    cpu_dropout_mask(rows, d, ids.data(), images.data(), lane0, key, 0.1f, mask.data());
     benchmark::DoNotOptimize(mask.data());
   }
   omp_set_num_threads(threads);

@@ -7,19 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.hpp"
+#include "backend/cpu/cpu_backend.hpp"
 #include "backend/kernels/philox.hpp"
 
 namespace symgnn {
 namespace {
-
-// The CPU backend's masks into host arrays.
-void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
-                  const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
-                  float p, std::uint8_t* mask) {
-  static const auto cpu = make_cpu_backend<float>();
-  cpu->dropout_mask(rows, d, ids, images, lane0, key, p, mask);
-}
 
 // The definition, one lane at a time.
 std::vector<std::uint8_t> reference_mask(std::int64_t rows, std::int64_t d,
@@ -56,8 +48,8 @@ TEST(Dropout, MaskFollowsItsDefinitionOnEveryPath) {
   for (const auto& [d, lane0] : shapes)
     for (const bool edges : {false, true}) {
       std::vector<std::uint8_t> mask(static_cast<std::size_t>(rows * d), 7);
-      dropout_mask(rows, d, ids.data(), edges ? images.data() : nullptr, lane0, key, 0.25f,
-                   mask.data());
+      cpu_dropout_mask(rows, d, ids.data(), edges ? images.data() : nullptr, lane0, key, 0.25f,
+                       mask.data());
       EXPECT_EQ(mask, reference_mask(rows, d, ids, edges ? &images : nullptr, lane0, key, 0.25f))
           << "d " << d << " lane0 " << lane0 << (edges ? " with image codes" : "");
     }
@@ -74,7 +66,7 @@ TEST(Dropout, KeepsOneMinusPAndTellsPeriodicImagesApart) {
     images[static_cast<std::size_t>(i)] = i % 2 ? 13 : 0;
   }
   std::vector<std::uint8_t> mask(static_cast<std::size_t>(rows * d));
-  dropout_mask(rows, d, ids.data(), images.data(), 0, key, 0.25f, mask.data());
+  cpu_dropout_mask(rows, d, ids.data(), images.data(), 0, key, 0.25f, mask.data());
   double kept = 0;
   std::int64_t differing_rows = 0;
   for (std::int64_t i = 0; i < rows; ++i) {
