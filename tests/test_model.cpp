@@ -136,6 +136,63 @@ TEST(Model, EdgeWeightsOfOneAndTheirGradient) {
   expect_gradient("edge weights", loss, w.data.data(), w.rows, dw.data(), 30, 1e-6, 2e-5, 2e-7);
 }
 
+// kEvalGrad: the evaluated model (running statistics, no dropout) with gradients, what the
+// explainer differentiates. Its predictions equal kEval's bit for bit, and the gradients to the
+// parameters, the edge weights and the transforms match finite differences of the evaluation.
+TEST(Model, EvaluationGradientsMatchFiniteDifferences) {
+  Fixture f = small_structure(14, 6.0, 3.2, 9);
+  for (const Symmetrization mode : {Symmetrization::kFixed, Symmetrization::kLength}) {
+    SCOPED_TRACE(symmetrization_name(mode));
+    SymGNN<double> model(tiny_config(mode));
+    model.initialize(14);
+    perturb(model, 96);
+    // Running statistics of their own: each one's mean and variance moved off 0 and 1.
+    auto stats = random_vector(model.buffers().values().size(), 95, 0.2);
+    for (int b = 0; b < model.buffers().count(); ++b) {
+      const auto& info = model.buffers().info(b);
+      const bool var = info.name.find("running_var") != std::string::npos;
+      for (std::int64_t i = 0; i < info.size(); ++i)
+        model.buffers().value(b)[i] +=
+            var ? std::abs(stats[info.offset + i]) : stats[info.offset + i];
+    }
+    const auto samples = sample_transforms(mode, 2, model.von_mises(), 2, 1);
+    std::vector<std::array<double, 9>> transforms;
+    for (const auto& s : samples) transforms.push_back(s.T);
+    Tensor<double> w(f.batch.num_edges, 1), pred, eval_pred;
+    const auto noise = random_vector(w.data.size(), 6, 0.3);
+    for (std::size_t e = 0; e < w.data.size(); ++e) w.data[e] = 0.6 + noise[e];
+    auto loss = [&] {
+      model.set_edge_weights(w);
+      model.forward(f.batch, transforms, Phase::kEvalGrad, {}, pred);
+      return model.loss(f.batch);
+    };
+    loss();
+    model.forward(f.batch, transforms, Phase::kEval, {}, eval_pred);
+    EXPECT_EQ(pred.data, eval_pred.data);
+    const std::vector<double> before(model.buffers().values().begin(),
+                                     model.buffers().values().end());
+    loss();
+    model.params().zero_grad();
+    const auto dT = model.backward(f.batch);
+    EXPECT_EQ(std::vector<double>(model.buffers().values().begin(), model.buffers().values().end()),
+              before)
+        << "evaluation must not move the running statistics";
+    const std::vector<double> dw(model.edge_weight_grad().data.begin(),
+                                 model.edge_weight_grad().data.end());
+    auto& values = model.params().values();
+    auto& grads = model.params().grads();
+    for (int p = 0; p < model.params().count(); ++p) {
+      const auto& info = model.params().info(p);
+      expect_gradient(info.name, loss, values.data() + info.offset, info.size(),
+                      grads.data() + info.offset, 12, 1e-6, 2e-5, 2e-7);
+    }
+    expect_gradient("edge weights", loss, w.data.data(), w.rows, dw.data(), 30, 1e-6, 2e-5, 2e-7);
+    for (std::size_t t = 0; t < dT.size() && mode != Symmetrization::kLength; ++t)
+      expect_gradient("transform " + std::to_string(t), loss, transforms[t].data(), 9, dT[t].data(),
+                      9, 1e-6, 2e-5, 2e-7);
+  }
+}
+
 TEST(Model, VonMisesLocationGradientMatchesResampling) {
   // Resampling with the same key reproduces the draws, so angle = mu + z moves exactly with mu.
   Fixture f = small_structure(14, 6.0, 3.2, 6);

@@ -100,7 +100,7 @@ void batchnorm_eval_forward(Backend<T>& be, std::int64_t n, std::int64_t c, cons
 template <typename T>
 void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                         const T* saved_mean, const T* saved_invstd, const T* dY, T* dX, T* dgamma,
-                        T* dbeta, const Exchange& ex) {
+                        T* dbeta, const Exchange& ex, bool batch_statistics) {
   // With xhat = (x - mean) invstd: dgamma = sum dy xhat, dbeta = sum dy,
   // dx = gamma invstd / n (n dy - sum dy - xhat sum dy xhat), sums and n over the whole batch.
   std::vector<double> s(static_cast<std::size_t>(2 * c + 1));
@@ -115,10 +115,16 @@ void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T*
   }
   be.add_from_host(c, inc.data(), dgamma);
   be.add_from_host(c, inc.data() + c, dbeta);
-  s[static_cast<std::size_t>(2 * c)] = static_cast<double>(n);
-  ex.sum(s.data(), 2 * c + 1);
   std::vector<T> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c)),
       k(static_cast<std::size_t>(c));
+  if (!batch_statistics) {  // y = x gamma invstd + const: dx = gamma invstd dy
+    for (std::int64_t j = 0; j < c; ++j)
+      k[static_cast<std::size_t>(j)] = static_cast<T>(gamma[j] * saved_invstd[j]);
+    be.affine_gradient(n, c, X, dY, k.data(), a.data(), b.data(), dX);
+    return;
+  }
+  s[static_cast<std::size_t>(2 * c)] = static_cast<double>(n);
+  ex.sum(s.data(), 2 * c + 1);
   const double nn = s[static_cast<std::size_t>(2 * c)];
   for (std::int64_t j = 0; j < c; ++j) {
     const auto q = static_cast<std::size_t>(j);
@@ -153,7 +159,8 @@ void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T*
                                           const T*, const T*, const T*, const T*, T*,              \
                                           const BatchNormConfig&);                                 \
   template void batchnorm_backward<T>(Backend<T>&, std::int64_t, std::int64_t, const T*, const T*, \
-                                      const T*, const T*, const T*, T*, T*, T*, const Exchange&);
+                                      const T*, const T*, const T*, T*, T*, T*, const Exchange&,   \
+                                      bool);
 SYMGNN_OPS(float)
 SYMGNN_OPS(double)
 #undef SYMGNN_OPS

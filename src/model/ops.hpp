@@ -58,12 +58,14 @@ template <typename T>
 void batchnorm_eval_forward(Backend<T>& be, std::int64_t n, std::int64_t c, const T* X,
                             const T* gamma, const T* beta, const T* running_mean,
                             const T* running_var, T* Y, const BatchNormConfig& cfg);
-// Backward of the training-mode forward. X is the forward input. dX may alias dY. dgamma and
-// dbeta (backend memory) receive this rank's share (parameter gradients are summed over ranks by
-// the caller).
+// Backward of the training-mode forward (batch_statistics) or of the evaluation-mode one
+// (saved_mean and saved_invstd are then the running statistics, constants). X is the forward
+// input. dX may alias dY. dgamma and dbeta (backend memory) receive this rank's share (parameter
+// gradients are summed over ranks by the caller).
 template <typename T>
 void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                         const T* saved_mean, const T* saved_invstd, const T* dY, T* dX, T* dgamma,
-                        T* dbeta, const Exchange& ex = Exchange::whole());
+                        T* dbeta, const Exchange& ex = Exchange::whole(),
+                        bool batch_statistics = true);
 
 }  // namespace symgnn

@@ -222,13 +222,17 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
                                   bool update_running) {
   const BatchNormConfig& cfg = bn_config_;
   Backend<T>& be = *backend_;
-  if (phase == Phase::kEval) {
-    batchnorm_eval_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias),
-                              buffers_.value(ids.mean), buffers_.value(ids.var), y, cfg);
+  if (phase != Phase::kTrain) {
+    const T* mean = buffers_.value(ids.mean);
+    const T* var = buffers_.value(ids.var);
+    batchnorm_eval_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias), mean, var,
+                              y, cfg);
+    if (phase == Phase::kEvalGrad) running_statistics(c, mean, var, *saved);
     return;
   }
   saved->mean.resize(1, c);
   saved->invstd.resize(1, c);
+  saved->batch = true;
   if (update_running) {
     batchnorm_train_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias), y,
                                saved->mean.ptr(), saved->invstd.ptr(), buffers_.value(ids.mean),
@@ -242,10 +246,24 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
 }
 
 template <typename T>
+void SymGNN<T>::running_statistics(std::int64_t c, const T* mean, const T* var,
+                                   BatchNormSaved& saved) const {
+  saved.mean.resize(1, c);
+  saved.invstd.resize(1, c);
+  saved.batch = false;
+  for (std::int64_t j = 0; j < c; ++j) {
+    saved.mean(0, j) = mean[j];
+    saved.invstd(0, j) =
+        static_cast<T>(1.0 / std::sqrt(static_cast<double>(var[j]) + bn_config_.eps));
+  }
+}
+
+template <typename T>
 void SymGNN<T>::batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c,
                                     const T* x, const BatchNormSaved& saved, const T* dy, T* dx) {
   batchnorm_backward<T>(*backend_, n, c, x, host_value(ids.weight), saved.mean.ptr(),
-                        saved.invstd.ptr(), dy, dx, grad(ids.weight), grad(ids.bias), *ex_);
+                        saved.invstd.ptr(), dy, dx, grad(ids.weight), grad(ids.bias), *ex_,
+                        saved.batch);
 }
 
 template <typename T>
@@ -268,6 +286,9 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
   } else {
     batchnorm_eval_affine<T>(hd, gamma, beta, buffers_.value(ids.bn_edge.mean),
                              buffers_.value(ids.bn_edge.var), cfg, scale.data(), shift.data());
+    if (saved)
+      running_statistics(hd, buffers_.value(ids.bn_edge.mean), buffers_.value(ids.bn_edge.var),
+                         *saved);
   }
   // pe(x scale + shift) = x (W diag(scale))^T + (b + W shift), formed on the host (d x H d).
   const T* w = host_value(ids.pe_w);
@@ -332,8 +353,10 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
     const double mean = saved.mean(0, k), invstd = saved.invstd(0, k);
     const double a = static_cast<double>(gamma[k]) * invstd;
     const double sum_dy_xhat = invstd * (w_dfu[k] - mean * sum_dy[k]);
-    // du = a (dy - mean(dy) - xhat mean(dy xhat)), xhat = (u - mean) invstd.
-    const double m_dy = sum_dy[k] / rows, m_dyx = sum_dy_xhat / rows;
+    // du = a (dy - mean(dy) - xhat mean(dy xhat)), xhat = (u - mean) invstd; du = a dy with
+    // constant (running) statistics.
+    const double m_dy = saved.batch ? sum_dy[k] / rows : 0.0;
+    const double m_dyx = saved.batch ? sum_dy_xhat / rows : 0.0;
     cf(0, k) = static_cast<T>(a);
     cf(1, k) = static_cast<T>(-a * m_dy + a * mean * invstd * m_dyx);
     cf(2, k) = static_cast<T>(-a * invstd * m_dyx);
@@ -415,6 +438,7 @@ void SymGNN<T>::forward(const GraphBatch& batch,
   const bool train = phase == Phase::kTrain;
   Backend<T>& be = *backend_;
   transforms_ = transforms;
+  phase_ = phase;
   scale_ = scale;
   ex_ = &ex;
   for (std::int64_t i = 0; i < n; ++i)
@@ -488,7 +512,8 @@ void SymGNN<T>::forward(const GraphBatch& batch,
       const Projection pe = edge_projection(ids, edges, hd, &moments, &c.bn_edge);
       if (!last) linear_forward<T>(be, m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
     } else {  // running statistics: each chunk of u is projected while in cache
-      const Projection pe = edge_projection(ids, m, hd, nullptr, nullptr);
+      const Projection pe =
+          edge_projection(ids, m, hd, nullptr, phase == Phase::kEvalGrad ? &c.bn_edge : nullptr);
       EdgeChunkFn<T> project;
       if (!last)
         project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
@@ -511,7 +536,7 @@ void SymGNN<T>::forward(const GraphBatch& batch,
         apply_dropout(m, c.keep_f, f.ptr());
       }
     }
-    if (!train) c = LayerCache{};  // evaluation keeps nothing
+    if (phase == Phase::kEval) c = LayerCache{};  // evaluation keeps nothing
   }
 
   // Decoder.
@@ -579,7 +604,8 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
   const std::size_t nd = dec_w_.size();
   Backend<T>& be = *backend_;
   if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows() != nl)
-    throw Error("model: backward() needs a training forward() over the same batch first");
+    throw Error(
+        "model: backward() needs a kTrain or kEvalGrad forward() over the same batch first");
   // The batch of the forward: views of this one on the CPU; on a device, the arrays that forward
   // uploaded (the same batch, as checked above).
   if (be.host_memory()) batch_.bind(be, batch);
@@ -617,7 +643,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
     const int di = static_cast<int>(d);
-    if (config_.dropout > 0) {
+    if (phase_ == Phase::kTrain && config_.dropout > 0) {
       apply_dropout(n, c.keep_h, dh.ptr());
       if (!last) apply_dropout(m, c.keep_f, df.ptr());
     }
@@ -667,7 +693,7 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     const std::size_t passes = length ? 1 : transforms_.size();
     Array<T> dy(be, m, d), dr(be, m, d), dxt(be);
     for (std::size_t t = 0; t < passes; ++t) {
-      edge_encoder_forward(g, 0, m, length ? nullptr : &transforms_[t], Phase::kTrain, false, w);
+      edge_encoder_forward(g, 0, m, length ? nullptr : &transforms_[t], phase_, false, w);
       const T s = static_cast<T>(length ? 1.0 : scale_);
       dy.zero();
       be.axpy(m * d, s, df.ptr(), dy.ptr());

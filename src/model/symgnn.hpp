@@ -37,7 +37,10 @@ struct ModelConfig {
   void validate() const;         // throws UsageError on an inconsistent configuration
 };
 
-enum class Phase { kTrain, kEval };
+// kTrain: batch statistics, running statistics updated, dropout, kept for backward. kEval:
+// running statistics, no dropout, nothing kept. kEvalGrad: evaluation that keeps what backward
+// needs, for gradients of the evaluated model (the explainer's gradient to edge weights).
+enum class Phase { kTrain, kEval, kEvalGrad };
 
 // Randomness of one forward pass: dropout masks are keyed by (seed, step, global id).
 struct StepKey {
@@ -89,7 +92,7 @@ class SymGNN {
   // gradient stays in backend memory for backward(g).
   double loss(const GraphBatch& g, const Exchange& ex = Exchange::whole());
 
-  // Backward of the last training forward from the gradient of loss(), or from a given
+  // Backward of the last kTrain or kEvalGrad forward from the gradient of loss(), or from a given
   // dL/dprediction (N x 1): accumulates parameter gradients (this rank's share: the caller sums
   // them over ranks) and returns dL/dT for each transform (over the whole batch). It frees what
   // the forward kept, layer by layer, so it runs once per forward.
@@ -113,6 +116,7 @@ class SymGNN {
   };
   struct BatchNormSaved {
     Tensor<T> mean, invstd;  // 1 x c
+    bool batch = true;       // the batch's statistics (or the running ones, constants)
   };
   struct LayerIds {
     int heads;
@@ -137,6 +141,8 @@ class SymGNN {
   BatchNormIds add_batchnorm(const std::string& name, std::int64_t c);
   void batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x, T* y,
                          Phase phase, BatchNormSaved* saved, bool update_running = true);
+  // Saved statistics from running ones (constants for backward: kEvalGrad).
+  void running_statistics(std::int64_t c, const T* mean, const T* var, BatchNormSaved& saved) const;
   void batchnorm_backward_(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x,
                            const BatchNormSaved& saved, const T* dy, T* dx);
   EgatParams<T> egat_params(const LayerIds& l, bool grad);
@@ -194,6 +200,7 @@ class SymGNN {
 
   // Saved by the last training forward for backward.
   std::vector<std::array<double, 9>> transforms_;
+  Phase phase_ = Phase::kEval;
   const Exchange* ex_ = &Exchange::whole();
   BatchNormConfig bn_config_;
   double scale_ = 1.0;
