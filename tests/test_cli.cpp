@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "backend/backend.hpp"
@@ -136,6 +137,44 @@ TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {
   Result r = run("train --standardize glass --train " + kSample + " --val " + kSample);
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("'train', 'per-structure' or 'published', not 'glass'"));
+}
+
+// explain from a checkpoint as a user runs it: centres chosen three ways, the edge weights in
+// HDF5 and the importance column in extxyz; conflicting or unknown selections are usage errors.
+TEST(Cli, ExplainWritesEdgeWeightsAndAtomImportance) {
+  test::TempDir dir;
+  const std::string val = std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train6.extxyz";
+  const Result trained = run("train --train " + kSample + " --val " + val +
+                             " --dim 4 --heads '2 1' --decoder-layers 1 --epochs 1 --out " +
+                             dir.file("run"));
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string model = dir.file("run/last.h5");
+  const Result r =
+      run("explain " + model + " " + kSample + " --atoms 5,77 --steps 3 --out " + dir.file("ex"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("atom 77:"));
+  const auto frames = read_structures(dir.file("ex/train0.explain.extxyz"));
+  ASSERT_EQ(frames.size(), 1u);
+  const AtomProperty& imp = frames[0].require_property("importance");
+  double total = 0;
+  for (double v : imp.values) total += v;
+  EXPECT_GT(total, 0);
+  EXPECT_EQ(imp.values.size(), frames[0].ids.size());
+  EXPECT_TRUE(std::filesystem::exists(dir.file("ex/train0.explain.h5")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("ex/train0.explain.h5.tmp")));
+
+  const Result both = run("explain " + model + " " + kSample + " --atoms 5 --random 3");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_THAT(both.output, HasSubstr("give one of --atoms, --nearest-origin and --random"));
+  const Result unknown = run("explain " + model + " " + kSample + " --atoms 5,999999");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("atom id 999999 is not in"));
+  const Result bad = run("explain " + model + " " + kSample + " --atoms 5,x");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.output, HasSubstr("atom ids separated by commas"));
+  const Result missing = run("explain " + dir.file("none.h5") + " " + kSample);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_THAT(missing.output, HasSubstr("none.h5"));
 }
 
 }  // namespace

@@ -7,41 +7,15 @@
 #include "gradcheck.hpp"
 #include "graph/neighbor.hpp"
 #include "model/symgnn.hpp"
+#include "util.hpp"
 
 namespace symgnn {
 namespace {
 
 using test::expect_gradient;
+using test::Fixture;
 using test::random_vector;
-
-struct Fixture {
-  Structure s;
-  Graph graph;
-  GraphBatch batch;
-};
-
-// A small periodic two-species glass-like structure with a labelled energy barrier.
-Fixture small_structure(int atoms, double box, double cutoff, std::uint64_t seed) {
-  Fixture f;
-  f.s.source = "small";
-  f.s.cell = Cell::orthogonal(box, box, box * 1.1);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  for (int i = 0; i < atoms; ++i) {
-    for (int c = 0; c < 3; ++c) f.s.positions.push_back(u(rng) * f.s.cell.h[4 * c]);
-    f.s.species.push_back(i % 3 == 0 ? 1 : 0);
-    f.s.ids.push_back(i + 1);
-  }
-  f.s.species_names = {"Cu", "Zr"};
-  AtomProperty eb{"energy_barrier", 1, false, {}};
-  for (int i = 0; i < atoms; ++i) eb.values.push_back(1.2 + 0.8 * u(rng));
-  f.s.properties.push_back(eb);
-  NeighborOptions opt;
-  opt.cutoff = cutoff;
-  f.graph = build_graph(f.s.cell, f.s.pbc, f.s.positions, opt);
-  f.batch = make_batch({&f.s}, {&f.graph}, {"Cu", "Zr"}, "energy_barrier");
-  return f;
-}
+using test::small_structure;
 
 // Moves every parameter off its initial value: with BatchNorm shifts at exactly 0 the self edges
 // (vector 0, at the batch mean) sit on a ReLU kink, where a finite difference averages the two

@@ -8,6 +8,10 @@
 #include <functional>
 #include <string>
 
+#include "graph/graph.hpp"
+#include "io/structure.hpp"
+#include "model/batch.hpp"
+
 namespace symgnn::test {
 
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
@@ -32,5 +36,14 @@ std::string error_message(const std::function<void()>& f);
 std::string data_path(const std::string& relative);  // tests/data/<relative>
 // ../shared/datasets/cuzr-symgnn/<name>, or "" (and the caller skips) when it is absent.
 std::string shared_dataset(const std::string& name);
+
+// A small periodic two-species glass-like structure with a labelled energy barrier
+// ("energy_barrier"), its graph and its batch.
+struct Fixture {
+  Structure s;
+  Graph graph;
+  GraphBatch batch;
+};
+Fixture small_structure(int atoms, double box, double cutoff, std::uint64_t seed);
 
 }  // namespace symgnn::test

@@ -26,6 +26,7 @@ Command convert_command();
 Command devices_command();
 Command train_command();
 Command predict_command();
+Command explain_command();
 const std::vector<Command>& all_commands();
 
 // Parses the arguments after the command name, then --config FILE (INI): the command line wins.

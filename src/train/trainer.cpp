@@ -126,9 +126,6 @@ LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup
   return out;
 }
 
-namespace {
-
-// Evaluation's transforms and the weight of their sum.
 std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
                                                    const ModelSetup& setup, double* scale) {
   const ModelConfig& c = model.config();
@@ -145,8 +142,6 @@ std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
   *scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
   return transforms;
 }
-
-}  // namespace
 
 void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& batches,
                        const ModelSetup& setup) {

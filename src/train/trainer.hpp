@@ -95,6 +95,10 @@ void standardize_each(std::vector<StructureBlock>& structures, const std::string
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
                      std::int64_t epochs);
 
+// Evaluation's transforms (the setup's eval_transforms from eval_seed) and the weight of their
+// sum (`scale`).
+std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
+                                                   const ModelSetup& setup, double* scale);
 // Predictions in label units (eV) of this rank's atoms of a batch, in evaluation mode with the
 // setup's transforms, in batch order (batch.node_id gives each one's input index).
 std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,

@@ -21,7 +21,8 @@ namespace symgnn {
 namespace rng_stream {
 inline constexpr std::uint32_t kDropout = 1;
 inline constexpr std::uint32_t kTransforms = 2;
-inline constexpr std::uint32_t kInit = 3;  // parameter initialisation
+inline constexpr std::uint32_t kInit = 3;     // parameter initialisation
+inline constexpr std::uint32_t kExplain = 4;  // the explainer's initial edge masks
 }  // namespace rng_stream
 
 }  // namespace symgnn
