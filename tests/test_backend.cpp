@@ -655,6 +655,29 @@ TEST(DualArray, EachSideSeesTheOthersWritesWithOneCopyPerChange) {
   EXPECT_EQ(h.host()[1], 3.0f);
 }
 
+// A batch bound once stays in device memory: passes over it upload none of its arrays again,
+// and give the same numbers as passes that upload the batch each time.
+TEST(DualArray, AResidentBatchIsUploadedOnce) {
+  const GraphBatch batch = small_batch(80, 10.0, 7);
+  ModelConfig cfg;
+  cfg.dim = 4;
+  const auto be = std::make_shared<SeparateMemoryBackend>();
+  SymGNN<float> model(cfg, be);
+  const std::vector<std::array<double, 9>> transforms = {{1, 0, 0, 0, 1, 0, 0, 0, 1},
+                                                         {0, 1, 0, -1, 0, 0, 0, 0, -1}};
+  Tensor<float> p1, p2;
+  BatchOnBackend resident;
+  resident.bind(*be, batch);
+  model.forward(resident, transforms, Phase::kEval, {}, p1);  // parameters go down once
+  const int before = be->uploads;
+  model.forward(resident, transforms, Phase::kEval, {}, p1);
+  const int resident_uploads = be->uploads - before;
+  model.forward(batch, transforms, Phase::kEval, {}, p2);
+  const int fresh_uploads = be->uploads - before - resident_uploads;
+  EXPECT_EQ(p1.data, p2.data);
+  EXPECT_GE(fresh_uploads - resident_uploads, 10) << "the batch's arrays, uploaded again";
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryBackend, BackendOps, ::testing::Values("cpu", "cpu-separate", "cuda"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

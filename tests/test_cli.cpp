@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "backend/backend.hpp"
@@ -161,6 +162,13 @@ TEST(Cli, ExplainWritesEdgeWeightsAndAtomImportance) {
   EXPECT_GT(total, 0);
   EXPECT_EQ(imp.values.size(), frames[0].ids.size());
   EXPECT_TRUE(std::filesystem::exists(dir.file("ex/train0.explain.h5")));
+  EXPECT_THAT(r.output, HasSubstr("the paper's Table 6"));
+  std::ifstream table(dir.file("ex/train0.table6.csv"));
+  std::string header, first;
+  std::getline(table, header);
+  std::getline(table, first);
+  EXPECT_EQ(header, "centre,cycles,high,medium,low,random");
+  EXPECT_EQ(first.rfind("5,", 0), 0u) << first;
   EXPECT_FALSE(std::filesystem::exists(dir.file("ex/train0.explain.h5.tmp")));
 
   const Result both = run("explain " + model + " " + kSample + " --atoms 5 --random 3");

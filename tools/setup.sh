@@ -8,7 +8,7 @@ build=${1:-$here/build}
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
           hdf5-tools libboost-program-options-dev libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev
           googletest libbenchmark-dev python3-torch python3-numpy python3-h5py python3-matplotlib
-          slurm-wlm munge)
+          slurm-wlm munge libgudhi-dev libcgal-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <system_error>
 
 #include "core/error.hpp"
@@ -38,6 +39,16 @@ void AtomicFile::commit() {
   std::filesystem::rename(temp_, target_, ec);
   if (ec) throw Error(target_.string() + ": cannot write: " + ec.message());
   committed_ = true;
+}
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  AtomicFile out(path);
+  {
+    std::ofstream f(out.temp_path());
+    f << text;
+    if (!f.flush()) throw Error(path.string() + ": cannot write");
+  }
+  out.commit();
 }
 
 }  // namespace symgnn

@@ -28,4 +28,7 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Writes `text` to `path` through an AtomicFile; Error naming the file when it cannot.
+void write_text_atomically(const std::filesystem::path& path, const std::string& text);
+
 }  // namespace symgnn

@@ -1,5 +1,7 @@
 // A batch's graph arrays and labels where a backend computes on them: views of the host arrays for
-// a backend whose memory is host memory, copies uploaded once per pass otherwise.
+// a backend whose memory is host memory, copies uploaded at bind() otherwise. The model binds one
+// per pass for a GraphBatch; a caller that runs many passes over one batch (training) binds one
+// itself and keeps it, so the arrays go to the device once.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@ namespace symgnn {
 class BatchOnBackend {
  public:
   void bind(Memory& mem, const GraphBatch& g) {
+    host_ = &g;
     v_.num_nodes = g.num_nodes;
     v_.num_owned = g.num_owned;
     v_.num_edges = g.num_edges;
@@ -43,6 +46,7 @@ class BatchOnBackend {
     v_.label = g.label.empty() ? nullptr : put(mem, label_, g.label);
   }
   const GraphView& view() const { return v_; }
+  const GraphBatch* host() const { return host_; }  // the batch bound last
 
  private:
   template <typename U, typename V>
@@ -51,6 +55,7 @@ class BatchOnBackend {
     a.upload(host.data(), static_cast<std::int64_t>(host.size()), 1);
     return a.ptr();
   }
+  const GraphBatch* host_ = nullptr;
   GraphView v_;
   Array<std::int64_t> offsets_, out_offsets_, out_edges_, node_id_;
   Array<std::int32_t> src_, dst_, species_;

@@ -432,6 +432,17 @@ void SymGNN<T>::forward(const GraphBatch& batch,
                         const std::vector<std::array<double, 9>>& transforms, Phase phase,
                         const StepKey& key, Tensor<T>& prediction, double scale,
                         const Exchange& ex) {
+  batch_.bind(*backend_, batch);
+  forward(batch_, transforms, phase, key, prediction, scale, ex);
+}
+
+template <typename T>
+void SymGNN<T>::forward(const BatchOnBackend& resident,
+                        const std::vector<std::array<double, 9>>& transforms, Phase phase,
+                        const StepKey& key, Tensor<T>& prediction, double scale,
+                        const Exchange& ex) {
+  if (!resident.host()) throw Error("model: forward() over a batch that was never bound");
+  const GraphBatch& batch = *resident.host();
   // n atoms of our own (node-wise layers), then ghosts up to nl (message passing reads them).
   const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
                      d = config_.dim;
@@ -450,8 +461,8 @@ void SymGNN<T>::forward(const GraphBatch& batch,
     throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
                 std::to_string(m) + " edges");
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
-  batch_.bind(be, batch);
-  const GraphView& g = batch_.view();
+  current_ = &resident;
+  const GraphView& g = resident.view();
 
   // Node encoder.
   be.embedding_forward(n, d, g.species, value(embedding_), shape(emb_, n, d));
@@ -580,7 +591,7 @@ double SymGNN<T>::loss(const GraphBatch& batch, const Exchange& ex) {
   if (static_cast<std::int64_t>(batch.label.size()) < n)
     throw Error("model: the batch has no labels to compute a loss from");
   if (prediction_.rows() != n) throw Error("model: loss() needs a forward() over the batch first");
-  const GraphView& g = batch_.view();
+  const GraphView& g = current_->view();
   double sums[2] = {backend_->squared_error(n, prediction_.ptr(), g.label, config_.label_mean,
                                             config_.label_std, shape(d_prediction_, n, 1)),
                     static_cast<double>(n)};  // squared residuals and atoms, over all ranks
@@ -607,9 +618,14 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     throw Error(
         "model: backward() needs a kTrain or kEvalGrad forward() over the same batch first");
   // The batch of the forward: views of this one on the CPU; on a device, the arrays that forward
-  // uploaded (the same batch, as checked above).
-  if (be.host_memory()) batch_.bind(be, batch);
-  const GraphView& g = batch_.view();
+  // read, which must be this batch's.
+  if (be.host_memory()) {
+    batch_.bind(be, batch);
+    current_ = &batch_;
+  } else if (current_->host() != &batch) {
+    throw Error("model: backward() on a device needs the batch its forward() ran on");
+  }
+  const GraphView& g = current_->view();
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
   T* d_edge_weight = nullptr;
   if (edge_weight) {

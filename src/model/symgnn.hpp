@@ -78,6 +78,11 @@ class SymGNN {
   void forward(const GraphBatch& g, const std::vector<std::array<double, 9>>& transforms,
                Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0,
                const Exchange& ex = Exchange::whole());
+  // The same over a batch already bound to this model's backend (kept by the caller, so that its
+  // arrays are not uploaded again; it must outlive the backward pass).
+  void forward(const BatchOnBackend& resident, const std::vector<std::array<double, 9>>& transforms,
+               Phase phase, const StepKey& key, Tensor<T>& prediction, double scale = 1.0,
+               const Exchange& ex = Exchange::whole());
 
   // Moves every BatchNorm's running statistics to those of this batch in a training-mode pass
   // without dropout, with evaluation's transforms: running = (1 - weight) running + weight batch
@@ -204,7 +209,8 @@ class SymGNN {
   const Exchange* ex_ = &Exchange::whole();
   BatchNormConfig bn_config_;
   double scale_ = 1.0;
-  BatchOnBackend batch_;
+  BatchOnBackend batch_;                     // bound by forward(GraphBatch)
+  const BatchOnBackend* current_ = &batch_;  // the last forward's
   Array<T> emb_, node_r1_, node_l2_, h0_;
   BatchNormSaved node_bn1_saved_, node_bn2_saved_;
   std::vector<LayerCache> cache_;

@@ -46,9 +46,7 @@ void truncate_curve(const std::string& path, std::int64_t epoch) {
   }
   in.close();
   if (!dropped) return;
-  AtomicFile out(path);
-  std::ofstream(out.temp_path()) << text;
-  out.commit();
+  write_text_atomically(path, text);
 }
 
 }  // namespace
@@ -380,6 +378,10 @@ TrainResult train(const TrainOptions& o) {
   };
   Tensor<float> pred;
   std::vector<double> grads;
+  // The training batches in the backend's memory for the whole run (views on the CPU).
+  std::vector<BatchOnBackend> resident(train_batches.size());
+  for (std::size_t b = 0; b < train_batches.size(); ++b)
+    resident[b].bind(*backend, train_batches[b].batch);
   TrainResult result;
   double window_seconds = 0;
   std::int64_t window_epochs = 0;
@@ -403,7 +405,8 @@ TrainResult train(const TrainOptions& o) {
                                              state.seed, step);
       std::vector<std::array<double, 9>> transforms;
       for (const auto& s : samples) transforms.push_back(s.T);
-      model.forward(batch, transforms, Phase::kTrain, {state.seed, step}, pred, 1.0, lb.exchange());
+      model.forward(resident[b], transforms, Phase::kTrain, {state.seed, step}, pred, 1.0,
+                    lb.exchange());
       const double loss = model.loss(batch, lb.exchange());
       if (!std::isfinite(loss))
         throw Error("training diverged: the loss is " + std::to_string(loss) + " at epoch " +
