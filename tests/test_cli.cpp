@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -145,9 +146,9 @@ TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {
 TEST(Cli, ExplainWritesEdgeWeightsAndAtomImportance) {
   test::TempDir dir;
   const std::string val = std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train6.extxyz";
-  const Result trained = run("train --train " + kSample + " --val " + val +
-                             " --dim 4 --heads '2 1' --decoder-layers 1 --epochs 1 --out " +
-                             dir.file("run"));
+  const Result trained =
+      run("train --train " + kSample + " --val " + val +
+          " --dim 4 --heads '2 1' --decoder-layers 1 --epochs 1 --out " + dir.file("run"));
   ASSERT_EQ(trained.status, 0) << trained.output;
   const std::string model = dir.file("run/last.h5");
   const Result r =
@@ -170,6 +171,17 @@ TEST(Cli, ExplainWritesEdgeWeightsAndAtomImportance) {
   EXPECT_EQ(header, "centre,cycles,high,medium,low,random");
   EXPECT_EQ(first.rfind("5,", 0), 0u) << first;
   EXPECT_FALSE(std::filesystem::exists(dir.file("ex/train0.explain.h5.tmp")));
+
+  // The figures (tools/explain_figures.py, Debian's python3 with matplotlib and h5py).
+  if (std::system("/usr/bin/python3 -c 'import matplotlib, h5py' 2>/dev/null") == 0) {
+    const std::string figures = std::string("/usr/bin/python3 ") + SYMGNN_REPO_DIR +
+                                "/tools/explain_figures.py " + dir.file("ex") + " train0 2>&1";
+    EXPECT_EQ(std::system(figures.c_str()), 0);
+    for (const char* f : {"fig4", "fig5a", "fig5b"})
+      EXPECT_TRUE(std::filesystem::exists(dir.file(std::string("ex/train0.") + f + ".png"))) << f;
+  } else {
+    std::printf("figures not checked: /usr/bin/python3 lacks matplotlib or h5py\n");
+  }
 
   const Result both = run("explain " + model + " " + kSample + " --atoms 5 --random 3");
   EXPECT_EQ(both.status, 2);

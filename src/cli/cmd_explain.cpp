@@ -77,6 +77,7 @@ std::vector<std::int64_t> choose_centres(const po::variables_map& vm, const Stru
 struct EdgeRows {
   std::vector<std::int64_t> centre, src, dst;
   std::vector<std::int32_t> image;  // 3 per edge
+  std::vector<float> vec;           // 3 per edge: r_dst - r_src's image (Å)
   std::vector<float> weight;
 };
 
@@ -101,6 +102,7 @@ void write_explanations(const std::string& path, const EdgeRows& e,
     h5::write<std::int64_t>(el, "src", {ne}, e.src.data());
     h5::write<std::int64_t>(el, "dst", {ne}, e.dst.data());
     h5::write<std::int32_t>(el, "image", {ne, 3}, e.image.data());
+    h5::write<float>(el, "vec", {ne, 3}, e.vec.data());
     h5::write<float>(el, "weight", {ne}, e.weight.data());
     h5::Handle cg = h5::create_group(root, "centres");
     h5::Location cl{cg.get(), tmp, "/centres"};
@@ -180,7 +182,10 @@ int run(const po::variables_map& vm) {
       rows.src.push_back(s.ids[si]);
       rows.dst.push_back(s.ids[di]);
       const std::uint16_t code = g.edge_image[pe];
-      for (int b = 0; b < 3; ++b) rows.image.push_back(((code >> (5 * b)) & 31) - 16);
+      for (int b = 0; b < 3; ++b) {
+        rows.image.push_back(((code >> (5 * b)) & 31) - 16);
+        rows.vec.push_back(g.vec[3 * pe + static_cast<std::size_t>(b)]);
+      }
       rows.weight.push_back(w);
       importance[si] += w;
       importance[di] += w;
