@@ -50,6 +50,13 @@ TEST(Explain, TheInSubgraphPredictsTheCentreAsTheWholeGraph) {
     model.forward(s.batch, kTransforms, Phase::kEval, {}, part);
     EXPECT_NEAR(part(s.centre, 0), whole(c, 0), 1e-5 * (1 + std::abs(whole(c, 0))))
         << "centre " << c;
+    // Each layer on its prefix only: the same prediction at the centre.
+    const Subgraph p = in_subgraph(f.batch, c, layers, true);
+    ASSERT_EQ(p.batch.layer_prefix.size(), static_cast<std::size_t>(layers));
+    EXPECT_LT(p.batch.layer_prefix.back().edges, p.batch.num_edges);
+    model.forward(p.batch, kTransforms, Phase::kEval, {}, part);
+    EXPECT_NEAR(part(p.centre, 0), whole(c, 0), 1e-5 * (1 + std::abs(whole(c, 0))))
+        << "centre " << c << " on layer prefixes";
     // One hop fewer misses messages that reach the centre.
     const Subgraph t = in_subgraph(f.batch, c, layers - 1);
     model.forward(t.batch, kTransforms, Phase::kEval, {}, part);
@@ -86,6 +93,41 @@ TEST(Explain, EdgesBeyondTheCentresReachHaveZeroGradient) {
   }
   EXPECT_GT(far, 0);
   EXPECT_GT(near_nonzero, 0);
+}
+
+// Layer prefixes compute only what reaches the centre: the gradients to every edge weight and
+// the explanation are those of the whole subgraph, and training-mode passes refuse them.
+TEST(Explain, LayerPrefixesGiveTheWholeSubgraphsGradientsAndExplanation) {
+  const auto f = small_structure(90, 11.0, 3.4, 25);
+  SymGNN<float> model = model_for(f.batch, 8, kTransforms);
+  const int layers = static_cast<int>(explained_config().heads.size());
+  const Subgraph whole = in_subgraph(f.batch, 40, layers);
+  const Subgraph pre = in_subgraph(f.batch, 40, layers, true);
+  ASSERT_EQ(whole.batch.num_edges, pre.batch.num_edges);
+  std::vector<std::vector<float>> grads;
+  for (const Subgraph* s : {&whole, &pre}) {
+    Tensor<float> w(s->batch.num_edges, 1), pred, d_pred(s->batch.num_nodes, 1);
+    for (std::int64_t e = 0; e < w.rows; ++e) w(e, 0) = 0.3f + 0.5f * static_cast<float>(e % 7) / 7;
+    model.set_edge_weights(w);
+    model.forward(s->batch, kTransforms, Phase::kEvalGrad, {}, pred);
+    d_pred.zero();
+    d_pred(s->centre, 0) = 1.0f;
+    model.backward(s->batch, d_pred);
+    grads.emplace_back(model.edge_weight_grad().data.begin(), model.edge_weight_grad().data.end());
+  }
+  for (std::size_t e = 0; e < grads[0].size(); ++e)
+    ASSERT_NEAR(grads[1][e], grads[0][e], 1e-5 + 1e-4 * std::abs(grads[0][e])) << "edge " << e;
+  ExplainerConfig cfg;
+  cfg.steps = 30;
+  const Explanation a = explain_centre(model, whole, kTransforms, 1.0, cfg);
+  const Explanation b = explain_centre(model, pre, kTransforms, 1.0, cfg);
+  for (std::size_t e = 0; e < a.weight.size(); ++e)
+    ASSERT_NEAR(b.weight[e], a.weight[e], 1e-4) << "edge " << e;
+  Tensor<float> pred;
+  EXPECT_NE(test::error_message([&] {
+              model.forward(pre.batch, kTransforms, Phase::kTrain, {}, pred);
+            }).find("layer prefixes"),
+            std::string::npos);
 }
 
 TEST(Explain, GnnExplainerLowersItsLossDeterministically) {

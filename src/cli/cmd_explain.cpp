@@ -170,7 +170,9 @@ int run(const po::variables_map& vm) {
               centres.size() == 1 ? "" : "s", path.c_str(), hops, cfg.steps);
   for (const std::int64_t c : centres) {
     const auto t0 = std::chrono::steady_clock::now();
-    const Subgraph sub = in_subgraph(g, node_of[static_cast<std::size_t>(c)], hops);
+    // With as many hops as layers, each layer runs only where it still reaches the centre.
+    const Subgraph sub = in_subgraph(g, node_of[static_cast<std::size_t>(c)], hops,
+                                     hops == static_cast<int>(setup.model.heads.size()));
     const Explanation ex = explain_centre(model, sub, transforms, scale, cfg);
     const std::int64_t id = s.ids[static_cast<std::size_t>(c)];
     for (std::int64_t e = 0; e < sub.batch.num_edges; ++e) {
@@ -207,12 +209,16 @@ int run(const po::variables_map& vm) {
     losses.insert(losses.end(), ex.loss.begin(), ex.loss.end());
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string computed;  // the edges each layer computes on
+    for (const LayerPrefix& p : sub.batch.layer_prefix)
+      computed += (computed.empty() ? " (by layer: " : "/") + std::to_string(p.edges);
+    if (!computed.empty()) computed += ")";
     std::printf(
-        "atom %lld: %lld atoms / %lld edges; loss %.4g -> %.4g; prediction %.4f eV, masked "
+        "atom %lld: %lld atoms / %lld edges%s; loss %.4g -> %.4g; prediction %.4f eV, masked "
         "%.4f eV; %.1f s\n",
         static_cast<long long>(id), static_cast<long long>(sub.batch.num_nodes),
-        static_cast<long long>(sub.batch.num_edges), ex.loss.front(), ex.loss.back(), target.back(),
-        masked.back(), secs);
+        static_cast<long long>(sub.batch.num_edges), computed.c_str(), ex.loss.front(),
+        ex.loss.back(), target.back(), masked.back(), secs);
     std::fflush(stdout);
   }
   const std::string stem =

@@ -1,12 +1,13 @@
 #include "explain/subgraph.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.hpp"
 
 namespace symgnn {
 
-Subgraph in_subgraph(const GraphBatch& g, std::int64_t centre, int hops) {
+Subgraph in_subgraph(const GraphBatch& g, std::int64_t centre, int hops, bool layer_prefixes) {
   if (g.num_owned != g.num_nodes)
     throw Error("explain: the subgraph is taken from a whole structure, not a rank's part");
   if (centre < 0 || centre >= g.num_nodes)
@@ -29,14 +30,18 @@ Subgraph in_subgraph(const GraphBatch& g, std::int64_t centre, int hops) {
       }
     frontier.swap(next);
   }
+  // Nodes by hop (the centre first), then in parent order: the destinations a layer needs are
+  // a prefix of the nodes, and so their incoming edges a prefix of the edges.
   Subgraph s;
+  for (int h = 0; h <= hops; ++h)
+    for (std::int64_t j = 0; j < g.num_nodes; ++j)
+      if (dist[static_cast<std::size_t>(j)] == h) {
+        s.parent_node.push_back(j);
+        s.hops.push_back(h);
+      }
   std::vector<std::int64_t> local(static_cast<std::size_t>(g.num_nodes), -1);
-  for (std::int64_t j = 0; j < g.num_nodes; ++j)
-    if (dist[static_cast<std::size_t>(j)] >= 0) {
-      local[static_cast<std::size_t>(j)] = static_cast<std::int64_t>(s.parent_node.size());
-      s.parent_node.push_back(j);
-      s.hops.push_back(dist[static_cast<std::size_t>(j)]);
-    }
+  for (std::size_t k = 0; k < s.parent_node.size(); ++k)
+    local[static_cast<std::size_t>(s.parent_node[k])] = static_cast<std::int64_t>(k);
   GraphBatch& b = s.batch;
   const auto n = static_cast<std::int64_t>(s.parent_node.size());
   b.num_nodes = b.num_owned = n;
@@ -65,6 +70,12 @@ Subgraph in_subgraph(const GraphBatch& g, std::int64_t centre, int hops) {
   b.sources = g.sources;
   build_transpose(b);
   s.centre = local[static_cast<std::size_t>(centre)];
+  if (layer_prefixes)  // layer l is needed at the destinations within hops - 1 - l hops
+    for (int l = 0; l < hops; ++l) {
+      const auto nodes =
+          std::count_if(s.hops.begin(), s.hops.end(), [&](int h) { return h <= hops - 1 - l; });
+      b.layer_prefix.push_back(layer_prefix(b, static_cast<std::int64_t>(nodes)));
+    }
   return s;
 }
 

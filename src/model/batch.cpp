@@ -7,16 +7,34 @@
 
 namespace symgnn {
 
-void build_transpose(GraphBatch& b) {
+namespace {
+
+// The transpose of edges [0, edges) by source (counting sort; stable, so deterministic).
+void transpose(const GraphBatch& b, std::int64_t edges, Buffer<std::int64_t>& out_offsets,
+               Buffer<std::int64_t>& out_edges) {
   const auto n = static_cast<std::size_t>(b.num_nodes);
-  b.out_offsets.assign(n + 1, 0);
-  for (std::int64_t e = 0; e < b.num_edges; ++e)
-    ++b.out_offsets[static_cast<std::size_t>(b.src[e]) + 1];
-  for (std::size_t i = 0; i < n; ++i) b.out_offsets[i + 1] += b.out_offsets[i];
-  b.out_edges.resize(static_cast<std::size_t>(b.num_edges));
-  Buffer<std::int64_t> fill(b.out_offsets.begin(), b.out_offsets.end() - 1);
-  for (std::int64_t e = 0; e < b.num_edges; ++e)
-    b.out_edges[static_cast<std::size_t>(fill[static_cast<std::size_t>(b.src[e])]++)] = e;
+  out_offsets.assign(n + 1, 0);
+  for (std::int64_t e = 0; e < edges; ++e) ++out_offsets[static_cast<std::size_t>(b.src[e]) + 1];
+  for (std::size_t i = 0; i < n; ++i) out_offsets[i + 1] += out_offsets[i];
+  out_edges.resize(static_cast<std::size_t>(edges));
+  Buffer<std::int64_t> fill(out_offsets.begin(), out_offsets.end() - 1);
+  for (std::int64_t e = 0; e < edges; ++e)
+    out_edges[static_cast<std::size_t>(fill[static_cast<std::size_t>(b.src[e])]++)] = e;
+}
+
+}  // namespace
+
+void build_transpose(GraphBatch& b) {
+  transpose(b, b.num_edges, b.out_offsets, b.out_edges);
+}
+
+LayerPrefix layer_prefix(const GraphBatch& b, std::int64_t nodes) {
+  LayerPrefix p;
+  p.edges = b.offsets[static_cast<std::size_t>(nodes)];
+  p.offsets.resize(b.offsets.size());
+  for (std::size_t j = 0; j < b.offsets.size(); ++j) p.offsets[j] = std::min(b.offsets[j], p.edges);
+  transpose(b, p.edges, p.out_offsets, p.out_edges);
+  return p;
 }
 
 std::vector<std::int32_t> species_codes(const Structure& st,

@@ -14,6 +14,16 @@
 
 namespace symgnn {
 
+// The part of a batch that one message-passing layer computes when only some atoms' predictions
+// are wanted (the explainer's centre): its destinations are the first nodes, so their incoming
+// edges are the first `edges` edges; the offsets and the transpose restricted to those edges.
+struct LayerPrefix {
+  std::int64_t edges = 0;
+  Buffer<std::int64_t> offsets;      // num_nodes + 1, clamped at `edges`
+  Buffer<std::int64_t> out_offsets;  // num_nodes + 1
+  Buffer<std::int64_t> out_edges;    // the first `edges` edges grouped by source
+};
+
 struct GraphBatch {
   std::int64_t num_nodes = 0, num_edges = 0;
   std::int64_t num_owned = 0;        // nodes [0, num_owned) are this rank's; the rest are ghosts
@@ -30,11 +40,16 @@ struct GraphBatch {
   Buffer<std::uint16_t> edge_image;
   Buffer<float> label;                   // per node, in batch order (empty when unlabelled)
   std::vector<std::int64_t> node_begin;  // first node of each structure (+ total at the end)
+  // Empty, or one per message-passing layer: evaluation passes then compute each layer on its
+  // prefix only (nothing outside it reaches the atoms the prefixes were made for).
+  std::vector<LayerPrefix> layer_prefix;
   std::vector<std::string> sources;
 };
 
 // Fills out_offsets / out_edges from src (counting sort; stable, so deterministic).
 void build_transpose(GraphBatch& b);
+// The prefix of the first `nodes` destinations' incoming edges.
+LayerPrefix layer_prefix(const GraphBatch& b, std::int64_t nodes);
 
 // Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
 // symbol is an Error naming the structure); `label` names the per-atom label column, or "" for

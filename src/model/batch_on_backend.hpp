@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/array.hpp"
 #include "model/batch.hpp"
@@ -31,6 +32,15 @@ class BatchOnBackend {
       v_.edge_key = g.edge_key.data();
       v_.edge_image = g.edge_image.data();
       v_.label = g.label.empty() ? nullptr : g.label.data();
+      layers_.clear();
+      for (const LayerPrefix& p : g.layer_prefix) {
+        GraphView v = v_;
+        v.num_edges = p.edges;
+        v.offsets = v.host_offsets = p.offsets.data();
+        v.out_offsets = p.out_offsets.data();
+        v.out_edges = p.out_edges.data();
+        layers_.push_back(v);
+      }
       return;
     }
     v_.offsets = put(mem, offsets_, g.offsets);
@@ -44,8 +54,24 @@ class BatchOnBackend {
     v_.edge_key = put(mem, edge_key_, g.edge_key);
     v_.edge_image = put(mem, edge_image_, g.edge_image);
     v_.label = g.label.empty() ? nullptr : put(mem, label_, g.label);
+    layers_.clear();
+    layer_arrays_.clear();
+    for (const LayerPrefix& p : g.layer_prefix) {
+      GraphView v = v_;
+      v.num_edges = p.edges;
+      v.host_offsets = p.offsets.data();
+      for (int k = 0; k < 3; ++k) layer_arrays_.emplace_back(mem);
+      const std::size_t k = layer_arrays_.size() - 3;
+      v.offsets = put(mem, layer_arrays_[k], p.offsets);
+      v.out_offsets = put(mem, layer_arrays_[k + 1], p.out_offsets);
+      v.out_edges = put(mem, layer_arrays_[k + 2], p.out_edges);
+      layers_.push_back(v);
+    }
   }
   const GraphView& view() const { return v_; }
+  // The view message-passing layer l computes on: its prefix when the batch has layer prefixes.
+  const GraphView& layer_view(std::size_t l) const { return layers_.empty() ? v_ : layers_[l]; }
+  std::size_t layer_prefixes() const { return layers_.size(); }
   const GraphBatch* host() const { return host_; }  // the batch bound last
 
  private:
@@ -57,6 +83,8 @@ class BatchOnBackend {
   }
   const GraphBatch* host_ = nullptr;
   GraphView v_;
+  std::vector<GraphView> layers_;
+  std::vector<Array<std::int64_t>> layer_arrays_;  // offsets, out_offsets, out_edges per layer
   Array<std::int64_t> offsets_, out_offsets_, out_edges_, node_id_;
   Array<std::int32_t> src_, dst_, species_;
   Array<float> vec_, label_;

@@ -463,6 +463,10 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
   current_ = &resident;
   const GraphView& g = resident.view();
+  if (resident.layer_prefixes() && (train || resident.layer_prefixes() != layers_.size()))
+    throw Error("model: layer prefixes (" + std::to_string(resident.layer_prefixes()) +
+                ") serve evaluation passes of a model with as many layers (" +
+                std::to_string(layers_.size()) + ")");
 
   // Node encoder.
   be.embedding_forward(n, d, g.species, value(embedding_), shape(emb_, n, d));
@@ -485,10 +489,11 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
     const std::size_t passes = length ? 1 : transforms.size();
     const T s = static_cast<T>(length ? 1.0 : scale);
     const std::int64_t chunk = train ? std::max<std::int64_t>(m, 1) : 65536;
+    const std::int64_t me = resident.layer_view(0).num_edges;  // the edges layer 0 reads
     EdgeEncoderWork w;
     for (std::size_t t = 0; t < passes; ++t)
-      for (std::int64_t e0 = 0; e0 < m; e0 += chunk) {
-        const std::int64_t e1 = std::min(m, e0 + chunk);
+      for (std::int64_t e0 = 0; e0 < me; e0 += chunk) {
+        const std::int64_t e1 = std::min(me, e0 + chunk);
         edge_encoder_forward(g, e0, e1, length ? nullptr : &transforms[t], phase, true, w);
         be.axpy((e1 - e0) * d, s, w.y.ptr(), f.ptr() + e0 * d);
       }
@@ -507,6 +512,8 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
     const int di = static_cast<int>(d);
+    const GraphView& gl = resident.layer_view(l);  // all of g, or the layer's prefix
+    const std::int64_t ml = gl.num_edges;
     halo_exchange(h, d, false);  // the ghosts' embeddings, for the messages they send
     c.h_in.bind(be);
     c.h_in.copy_from(h);
@@ -530,13 +537,13 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
         project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
           linear_forward<T>(be, e1 - e0, hd, d, uc, pe.w.ptr(), pe.b.ptr(), f.ptr() + e0 * d);
         };
-      be.egat_forward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
+      be.egat_forward(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
                       edge_weight, c.a.ptr(), saved, nullptr, nullptr, project);
     }
     batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), shape(c.a_bn, n, hd), phase, &c.bn_node);
     linear_forward<T>(be, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), value(ids.pn_b), h.ptr());
     be.axpy(n * d, T(1), c.h_in.ptr(), h.ptr());
-    if (!last) be.axpy(m * d, T(1), c.f_in.ptr(), f.ptr());
+    if (!last) be.axpy(ml * d, T(1), c.f_in.ptr(), f.ptr());  // edges past ml reach nothing
     if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
       dropout_mask(n, g.node_id, nullptr, lane, rng, c.keep_h);
@@ -670,8 +677,10 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
                        grad(ids.pn_w), grad(ids.pn_b));
     batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
     // Edge path: f' = pe(BN(u)) + f. u is recomputed; dfu = df^T u is taken chunk by chunk.
+    const GraphView& gl = current_->layer_view(l);
+    const std::int64_t ml = gl.num_edges;
     const EgatParams<T> ep = egat_params(ids, false);
-    shape(u_, m, hd);
+    shape(u_, ml, hd);
     EdgeChunkFn<T> accumulate_dfu;
     if (!last) {
       shape(dfu, d, hd);
@@ -681,14 +690,17 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
                 hd);
       };
     }
-    be.egat_edge_features(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
+    be.egat_edge_features(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
                           accumulate_dfu);
     const EdgePathGrad<T> edge =
         last ? EdgePathGrad<T>{} : edge_projection_backward(ids, m, hd, dfu, df, c.bn_edge, coef);
     shape(df_e, m, d);
     const EgatSaved<T> saved{c.alpha.ptr(), c.m.ptr()};
-    be.egat_backward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, edge_weight, saved, da.ptr(),
-                     edge, u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true), d_edge_weight);
+    be.egat_backward(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, edge_weight, saved,
+                     da.ptr(), edge, u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true),
+                     d_edge_weight);
+    if (ml < m)  // edges outside the layer's prefix feed nothing it computes
+      be.zero(df_e.row(ml), static_cast<std::size_t>((m - ml) * d) * sizeof(T));
     // Ghosts' gradients go home; residuals: the inputs also reach the outputs directly.
     halo_exchange(dh_e, d, true);
     be.axpy(n * d, T(1), dh_e.ptr(), dh.ptr());
@@ -704,28 +716,29 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
   // Edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
   std::vector<std::array<double, 9>> d_transforms(transforms_.size());
   {
+    const std::int64_t me = current_->layer_view(0).num_edges;  // the edges layer 0 reads
     EdgeEncoderWork w;
     const bool length = config_.symmetrization == Symmetrization::kLength;
     const std::size_t passes = length ? 1 : transforms_.size();
-    Array<T> dy(be, m, d), dr(be, m, d), dxt(be);
+    Array<T> dy(be, me, d), dr(be, me, d), dxt(be);
     for (std::size_t t = 0; t < passes; ++t) {
-      edge_encoder_forward(g, 0, m, length ? nullptr : &transforms_[t], phase_, false, w);
+      edge_encoder_forward(g, 0, me, length ? nullptr : &transforms_[t], phase_, false, w);
       const T s = static_cast<T>(length ? 1.0 : scale_);
       dy.zero();
-      be.axpy(m * d, s, df.ptr(), dy.ptr());
-      be.relu_backward(m * d, w.y.ptr(), dy.ptr(), dy.ptr());
-      batchnorm_backward_(edge_bn2_, m, d, w.l2.ptr(), w.bn2, dy.ptr(), dy.ptr());
-      linear_backward<T>(be, m, d, d, w.r1.ptr(), value(edge_l2_w_), dy.ptr(), dr.ptr(),
+      be.axpy(me * d, s, df.ptr(), dy.ptr());
+      be.relu_backward(me * d, w.y.ptr(), dy.ptr(), dy.ptr());
+      batchnorm_backward_(edge_bn2_, me, d, w.l2.ptr(), w.bn2, dy.ptr(), dy.ptr());
+      linear_backward<T>(be, me, d, d, w.r1.ptr(), value(edge_l2_w_), dy.ptr(), dr.ptr(),
                          grad(edge_l2_w_), grad(edge_l2_b_));
-      be.relu_backward(m * d, w.r1.ptr(), dr.ptr(), dr.ptr());
-      batchnorm_backward_(edge_bn1_, m, d, w.l1.ptr(), w.bn1, dr.ptr(), dr.ptr());
+      be.relu_backward(me * d, w.r1.ptr(), dr.ptr(), dr.ptr());
+      batchnorm_backward_(edge_bn1_, me, d, w.l1.ptr(), w.bn1, dr.ptr(), dr.ptr());
       const std::int64_t in = length ? 1 : 3;
-      linear_backward<T>(be, m, in, d, w.x.ptr(), value(edge_l1_w_), dr.ptr(), shape(dxt, m, in),
+      linear_backward<T>(be, me, in, d, w.x.ptr(), value(edge_l1_w_), dr.ptr(), shape(dxt, me, in),
                          grad(edge_l1_w_), grad(edge_l1_b_));
       if (length) continue;
       // x' = x T, so dL/dT[a][b] = sum_e x[e][a] dL/dx'[e][b].
       std::array<double, 9> dt{};
-      be.transform_gradient(m, g.vec, dxt.ptr(), dt.data());
+      be.transform_gradient(me, g.vec, dxt.ptr(), dt.data());
       ex_->sum(dt.data(), 9);
       d_transforms[t] = dt;
     }
