@@ -27,7 +27,9 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
   Explanation out;
   Tensor<float> pred;
   model.set_edge_weights(Tensor<float>());
-  model.forward(g, transforms, Phase::kEval, {}, pred, scale);
+  BatchOnBackend resident;  // the subgraph goes to the model's memory once for all the steps
+  resident.bind(model.backend(), g);
+  model.forward(resident, transforms, Phase::kEval, {}, pred, scale);
   out.target = pred(c, 0);
 
   // DGL's initialisation: N(0, std) with std = gain(relu) sqrt(2 / (2 N)).
@@ -48,7 +50,7 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
       w.data[static_cast<std::size_t>(e)] =
           static_cast<float>(sigmoid(logit[static_cast<std::size_t>(e)]));
     model.set_edge_weights(w);
-    model.forward(g, transforms, phase, {}, pred, scale);
+    model.forward(resident, transforms, phase, {}, pred, scale);
     return static_cast<double>(pred(c, 0));
   };
   const double md = static_cast<double>(m);
