@@ -57,7 +57,7 @@ std::vector<std::int64_t> choose_centres(const po::variables_map& vm, const Stru
     std::vector<double> key(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i)
       key[static_cast<std::size_t>(i)] = kernels::uniform01<double>(
-          seed, rng_stream::kExplain, 1, static_cast<std::uint64_t>(i), 0);
+          seed, rng_stream::kExplainCentres, 0, static_cast<std::uint64_t>(i), 0);
     std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return key[a] < key[b]; });
   } else {
     if (vm.count("nearest-origin")) count = vm["nearest-origin"].as<int>();

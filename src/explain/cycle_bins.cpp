@@ -18,24 +18,19 @@ std::vector<std::array<double, 3>> unwrapped_positions(const Subgraph& s,
   std::vector<char> placed(n, 0);
   r[static_cast<std::size_t>(s.centre)] = centre;
   placed[static_cast<std::size_t>(s.centre)] = 1;
-  // Breadth-first from the centre along incoming edges, as the subgraph was found.
-  std::vector<std::int64_t> frontier = {s.centre}, next;
-  while (!frontier.empty()) {
-    next.clear();
-    for (const std::int64_t j : frontier)
-      for (std::int64_t e = g.offsets[static_cast<std::size_t>(j)];
-           e < g.offsets[static_cast<std::size_t>(j) + 1]; ++e) {
-        const auto k = static_cast<std::size_t>(e);
-        const auto i = static_cast<std::size_t>(g.src[k]);
-        if (placed[i]) continue;
-        placed[i] = 1;
-        for (int c = 0; c < 3; ++c)
-          r[i][static_cast<std::size_t>(c)] =
-              r[static_cast<std::size_t>(j)][static_cast<std::size_t>(c)] -
-              g.vec[3 * k + static_cast<std::size_t>(c)];
-        next.push_back(static_cast<std::int64_t>(i));
-      }
-    frontier.swap(next);
+  // Nodes are ordered by hop (in_subgraph), so each destination is placed before the sources it
+  // reaches one hop further out: one pass places every atom from a neighbour nearer the centre.
+  for (std::int64_t j = 0; j < g.num_nodes; ++j) {
+    if (!placed[static_cast<std::size_t>(j)]) continue;
+    for (std::int64_t e = g.offsets[static_cast<std::size_t>(j)];
+         e < g.offsets[static_cast<std::size_t>(j) + 1]; ++e) {
+      const auto k = static_cast<std::size_t>(e);
+      const auto i = static_cast<std::size_t>(g.src[k]);
+      if (placed[i]) continue;
+      placed[i] = 1;
+      for (std::size_t c = 0; c < 3; ++c)
+        r[i][c] = r[static_cast<std::size_t>(j)][c] - g.vec[3 * k + c];
+    }
   }
   if (std::find(placed.begin(), placed.end(), 0) != placed.end())
     throw Error("explain: the subgraph is not connected to its centre");
@@ -80,7 +75,7 @@ CycleBins cycle_bins(const Subgraph& s, const std::vector<float>& weight,
   out.medium = mean(m / 2 - std::min(m / 2, k / 2), order);
   out.low = mean(m - k, order);
   const kernels::PhiloxKey key = kernels::philox_key(
-      seed, rng_stream::kExplain, 2 + static_cast<std::uint64_t>(g.node_id[s.centre]));
+      seed, rng_stream::kExplainBins, static_cast<std::uint64_t>(g.node_id[s.centre]));
   std::vector<double> draw(m);
   for (std::size_t e = 0; e < m; ++e) draw[e] = kernels::uniform01<double>(key, e, 0);
   std::vector<std::size_t> shuffled(m);

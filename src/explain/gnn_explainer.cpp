@@ -34,7 +34,7 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
 
   // DGL's initialisation: N(0, std) with std = gain(relu) sqrt(2 / (2 N)).
   const double std = std::sqrt(2.0) * std::sqrt(2.0 / (2.0 * static_cast<double>(n)));
-  const kernels::PhiloxKey key = kernels::philox_key(config.seed, rng_stream::kExplain,
+  const kernels::PhiloxKey key = kernels::philox_key(config.seed, rng_stream::kExplainMask,
                                                      static_cast<std::uint64_t>(g.node_id[c]));
   Buffer<float> logit(static_cast<std::size_t>(m)), dlogit(static_cast<std::size_t>(m));
   for (std::int64_t e = 0; e < m; ++e)

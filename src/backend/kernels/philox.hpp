@@ -21,8 +21,10 @@ namespace symgnn {
 namespace rng_stream {
 inline constexpr std::uint32_t kDropout = 1;
 inline constexpr std::uint32_t kTransforms = 2;
-inline constexpr std::uint32_t kInit = 3;     // parameter initialisation
-inline constexpr std::uint32_t kExplain = 4;  // the explainer's initial edge masks
+inline constexpr std::uint32_t kInit = 3;            // parameter initialisation
+inline constexpr std::uint32_t kExplainMask = 4;     // the explainer's initial edge masks
+inline constexpr std::uint32_t kExplainCentres = 5;  // its random centres
+inline constexpr std::uint32_t kExplainBins = 6;     // Table 6's random bin
 }  // namespace rng_stream
 
 }  // namespace symgnn
