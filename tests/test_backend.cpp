@@ -156,6 +156,15 @@ class SeparateMemoryBackend final : public Backend<float> {
                      float* df, const EgatParams<float>& grad, float* dw) override {
     cpu_->egat_backward(g, heads, d, h, f, p, w, saved, d_out, edge, u, dh, df, grad, dw);
   }
+  void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<float>& saved,
+                      const float* w, float* out) override {
+    cpu_->egat_aggregate(g, heads, d, saved, w, out);
+  }
+  void egat_edge_weight_gradient(const GraphView& g, int heads, int d,
+                                 const EgatSaved<float>& saved, const float* d_out,
+                                 float* dw) override {
+    cpu_->egat_edge_weight_gradient(g, heads, d, saved, d_out, dw);
+  }
 
   int uploads = 0, downloads = 0;
 
@@ -462,6 +471,25 @@ TEST_P(BackendOps, EgatMatchesTheDoublePrecisionCpuBackend) {
   const char* names[] = {"W_ni", "W_nj", "W_fij", "W_node", "attn", "bias"};
   for (std::size_t k = 0; k < 6; ++k)
     expect_close(gf[k].download(), gd[k], 2e-4, std::string("egat grad ") + names[k]);
+
+  // Without parameter gradients and df (the explainer's backward): the same dh, nothing else
+  // written.
+  be->egat_edge_features(batch_here.view(), heads, d, dev[0].ptr(), dev[1].ptr(), pf, u.ptr(), {});
+  dh.zero();
+  be->egat_backward(batch_here.view(), heads, d, dev[0].ptr(), dev[1].ptr(), pf, dev[14].ptr(),
+                    {alpha.ptr(), mm.ptr()}, dev[8].ptr(), edge_f, u.ptr(), dh.ptr(), nullptr,
+                    EgatParams<float>{}, nullptr);
+  expect_close(dh.download(), dh_d, 2e-4, "egat dh without parameter gradients");
+
+  // The edge weights' part alone, from the forward's softmax weights and messages.
+  Array<float> again = empty<float>(n, hd), dw_alone = empty<float>(m);
+  be->egat_aggregate(batch_here.view(), heads, d, {alpha.ptr(), mm.ptr()}, dev[14].ptr(),
+                     again.ptr());
+  expect_close(again.download(), out_d, 1e-4, "egat_aggregate");
+  dw_alone.zero();
+  be->egat_edge_weight_gradient(batch_here.view(), heads, d, {alpha.ptr(), mm.ptr()}, dev[8].ptr(),
+                                dw_alone.ptr());
+  expect_close(dw_alone.download(), dw_d, 2e-4, "egat_edge_weight_gradient");
 }
 
 TEST_P(BackendOps, LossNormScaleAndAdam) {

@@ -3,10 +3,12 @@
 // is deterministic, and leaves those edges to its regularisers alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "explain/gnn_explainer.hpp"
 #include "explain/subgraph.hpp"
+#include "graph/neighbor.hpp"
 #include "util.hpp"
 
 namespace symgnn {
@@ -24,9 +26,10 @@ ModelConfig explained_config() {
 }
 
 // A model whose BatchNorm running statistics describe this structure (a training-mode pass).
-SymGNN<float> model_for(const GraphBatch& g, std::uint64_t seed,
-                        const std::vector<std::array<double, 9>>& transforms) {
-  SymGNN<float> model(explained_config());
+template <typename T = float>
+SymGNN<T> model_for(const GraphBatch& g, std::uint64_t seed,
+                    const std::vector<std::array<double, 9>>& transforms) {
+  SymGNN<T> model(explained_config());
   model.initialize(seed);
   model.refresh_batchnorm(g, transforms, 1.0, 1.0);
   return model;
@@ -127,6 +130,72 @@ TEST(Explain, LayerPrefixesGiveTheWholeSubgraphsGradientsAndExplanation) {
   EXPECT_NE(test::error_message([&] {
               model.forward(pre.batch, kTransforms, Phase::kTrain, {}, pred);
             }).find("layer prefixes"),
+            std::string::npos);
+}
+
+// The explanation pass (encoders and layer 0's attention held, no parameter gradients) gives the
+// predictions and edge-weight gradients of a whole evaluation pass with gradients, in double, for
+// several edge weights in turn over one hold, on the whole subgraph and on layer prefixes.
+TEST(Explain, TheExplanationPassEqualsTheWholeEvaluationGradient) {
+  const auto f = small_structure(90, 11.0, 3.4, 26);
+  SymGNN<double> model = model_for<double>(f.batch, 9, kTransforms);
+  const int layers = static_cast<int>(explained_config().heads.size());
+  const double scale = 0.75;
+  for (const bool prefixes : {false, true}) {
+    const Subgraph s = in_subgraph(f.batch, 33, layers, prefixes);
+    const std::int64_t m = s.batch.num_edges, n = s.batch.num_nodes;
+    BatchOnBackend resident;
+    resident.bind(model.backend(), s.batch);
+    Tensor<double> d_pred(n, 1);
+    d_pred.zero();
+    d_pred(s.centre, 0) = 1.0;
+    auto weights = [&](int round) {
+      Tensor<double> w(m, 1);
+      for (std::int64_t e = 0; e < m; ++e)
+        w(e, 0) = 0.05 + 0.9 * static_cast<double>((e * (round + 3)) % 11) / 11;
+      return w;
+    };
+    // The whole pass, with the parameter gradients it also gives.
+    std::vector<Tensor<double>> want(3), dw(3);
+    for (int round = 0; round < 3; ++round) {
+      model.set_edge_weights(weights(round));
+      model.params().zero_grad();
+      model.forward(resident, kTransforms, Phase::kEvalGrad, {}, want[round], scale);
+      model.backward(s.batch, d_pred);
+      dw[round] = model.edge_weight_grad();
+      double param_grads = 0;
+      for (const double g : model.params().grads()) param_grads += std::abs(g);
+      EXPECT_GT(param_grads, 0);
+    }
+    // The explanation passes over one hold.
+    model.set_edge_weights(Tensor<double>());
+    model.hold_for_explanation(resident, kTransforms, scale);
+    model.params().zero_grad();
+    for (int round = 0; round < 3; ++round) {
+      Tensor<double> got;
+      model.set_edge_weights(weights(round));
+      model.explain_forward(got);
+      model.backward(s.batch, d_pred);
+      EXPECT_NEAR(got(s.centre, 0), want[round](s.centre, 0), 1e-12) << "round " << round;
+      for (std::int64_t i = 0; !prefixes && i < n; ++i)
+        ASSERT_NEAR(got(i, 0), want[round](i, 0), 1e-12) << "atom " << i;
+      const Tensor<double>& dw_explain = model.edge_weight_grad();
+      ASSERT_EQ(dw_explain.rows, m);
+      for (std::int64_t e = 0; e < m; ++e)
+        ASSERT_NEAR(dw_explain(e, 0), dw[round](e, 0), 1e-12 * (1 + std::abs(dw[round](e, 0))))
+            << "edge " << e << (prefixes ? " on layer prefixes" : "");
+    }
+    for (const double g : model.params().grads()) ASSERT_EQ(g, 0.0);
+  }
+  // Another pass discards the hold.
+  Tensor<double> pred;
+  model.set_edge_weights(Tensor<double>());
+  model.forward(f.batch, kTransforms, Phase::kEval, {}, pred);
+  EXPECT_NE(test::error_message([&] { model.explain_forward(pred); }).find("hold_for_explanation"),
+            std::string::npos);
+  EXPECT_NE(test::error_message([&] {
+              model.forward(f.batch, kTransforms, Phase::kExplain, {}, pred);
+            }).find("hold_for_explanation"),
             std::string::npos);
 }
 

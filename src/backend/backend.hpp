@@ -187,12 +187,21 @@ class Backend : public Memory {
   virtual void egat_edge_features(const GraphView& g, int heads, int d, const T* h, const T* f,
                                   const EgatParams<T>& p, T* u, const EdgeChunkFn<T>& on_chunk) = 0;
   // d_out: N x H d, the gradient of out. u holds u on entry and is overwritten with the gradient
-  // of the pre-activation. dh (N x d) and df (E x d) are overwritten; parameter gradients and
-  // d_edge_weight (E, when not null) accumulate.
+  // of the pre-activation. dh (N x d) and df (E x d, skipped when null) are overwritten; parameter
+  // gradients (each skipped when its pointer is null) and d_edge_weight (E, when not null)
+  // accumulate.
   virtual void egat_backward(const GraphView& g, int heads, int d, const T* h, const T* f,
                              const EgatParams<T>& p, const T* edge_weight,
                              const EgatSaved<T>& saved, const T* d_out, const EdgePathGrad<T>& edge,
                              T* u, T* dh, T* df, const EgatParams<T>& grad, T* d_edge_weight) = 0;
+  // The edge weights' part of EGAT alone, for a layer whose attention `saved` holds (an earlier
+  // egat_forward's softmax weights and messages): out (N x H d) = the weighted sums of messages
+  // under edge_weight (may be null), and d_edge_weight (E) += the weights' gradient from d_out.
+  virtual void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                              const T* edge_weight, T* out) = 0;
+  virtual void egat_edge_weight_gradient(const GraphView& g, int heads, int d,
+                                         const EgatSaved<T>& saved, const T* d_out,
+                                         T* d_edge_weight) = 0;
 };
 
 template <typename T>

@@ -27,7 +27,8 @@ void project(Backend<T>& b, std::int64_t n, std::int64_t in, std::int64_t out, c
 }
 
 // The node inputs' gradient from the gradients of the three node projections (n x H d each):
-// dh = dp W_ni + dq W_nj + dm W_node, and each W's gradient accumulates its product with h.
+// dh = dp W_ni + dq W_nj + dm W_node, and each W's gradient (unless null) accumulates its product
+// with h.
 template <typename T>
 void node_gradients(Backend<T>& b, std::int64_t n, int d, std::int64_t hd, const T* h, const T* dp,
                     const T* dq, const T* dm, const EgatParams<T>& p, const EgatParams<T>& grad,
@@ -37,7 +38,7 @@ void node_gradients(Backend<T>& b, std::int64_t n, int d, std::int64_t hd, const
   T* gw[3] = {grad.W_ni, grad.W_nj, grad.W_node};
   for (int k = 0; k < 3; ++k) {
     b.gemm(false, false, n, d, hd, T(1), dz[k], hd, w[k], d, k ? T(1) : T(0), dh, d);
-    b.gemm(true, false, hd, d, n, T(1), dz[k], hd, h, d, T(1), gw[k], d);
+    if (gw[k]) b.gemm(true, false, hd, d, n, T(1), dz[k], hd, h, d, T(1), gw[k], d);
   }
 }
 

@@ -29,7 +29,9 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
   model.set_edge_weights(Tensor<float>());
   BatchOnBackend resident;  // the subgraph goes to the model's memory once for all the steps
   resident.bind(model.backend(), g);
-  model.forward(resident, transforms, Phase::kEval, {}, pred, scale);
+  // What the mask does not reach (the encoders, layer 0's attention) is computed once.
+  model.hold_for_explanation(resident, transforms, scale);
+  model.explain_forward(pred);
   out.target = pred(c, 0);
 
   // DGL's initialisation: N(0, std) with std = gain(relu) sqrt(2 / (2 N)).
@@ -45,20 +47,19 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
   Adam<float> adam(*cpu, m, {config.lr, 0.9, 0.999, 1e-8, false});
 
   Tensor<float> w(m, 1), d_pred(n, 1);
-  auto masked_forward = [&](Phase phase) {
+  auto masked_forward = [&] {
     for (std::int64_t e = 0; e < m; ++e)
       w.data[static_cast<std::size_t>(e)] =
           static_cast<float>(sigmoid(logit[static_cast<std::size_t>(e)]));
     model.set_edge_weights(w);
-    model.forward(resident, transforms, phase, {}, pred, scale);
+    model.explain_forward(pred);
     return static_cast<double>(pred(c, 0));
   };
   const double md = static_cast<double>(m);
   for (int step = 0; step < config.steps; ++step) {
-    const double p = masked_forward(Phase::kEvalGrad);
+    const double p = masked_forward();
     d_pred.zero();
     d_pred(c, 0) = static_cast<float>(2 * (p - out.target));
-    model.params().zero_grad();
     model.backward(g, d_pred);
     const Tensor<float>& dw = model.edge_weight_grad();
     double size = 0, entropy = 0;
@@ -76,7 +77,7 @@ Explanation explain_centre(SymGNN<float>& model, const Subgraph& s,
                        config.entropy_coef * entropy / md);
     adam.step(logit.data(), dlogit.data());
   }
-  out.masked = masked_forward(Phase::kEval);
+  out.masked = masked_forward();
   out.weight.assign(w.data.begin(), w.data.end());
   model.set_edge_weights(Tensor<float>());
   return out;

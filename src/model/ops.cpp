@@ -22,7 +22,7 @@ template <typename T>
 void linear_backward(Backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* X,
                      const T* W, const T* dY, T* dX, T* dW, T* db) {
   if (dX) be.gemm(false, false, n, in, out, T(1), dY, out, W, in, T(0), dX, in);
-  be.gemm(true, false, out, in, n, T(1), dY, out, X, in, T(1), dW, in);
+  if (dW) be.gemm(true, false, out, in, n, T(1), dY, out, X, in, T(1), dW, in);
   if (db) {
     std::vector<double> s(static_cast<std::size_t>(out));
     be.column_sums(n, out, dY, nullptr, s.data(), nullptr);
@@ -106,15 +106,16 @@ void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T*
   std::vector<double> s(static_cast<std::size_t>(2 * c + 1));
   double* sdy = s.data();
   double* sdyx = s.data() + c;
-  be.column_sums(n, c, dY, X, sdy, sdyx);  // sum dy, sum dy x
+  if (batch_statistics || dgamma || dbeta)
+    be.column_sums(n, c, dY, X, sdy, sdyx);  // sum dy, sum dy x
   std::vector<T> inc(static_cast<std::size_t>(2 * c));
   for (std::int64_t j = 0; j < c; ++j) {
     inc[static_cast<std::size_t>(j)] =
         static_cast<T>((sdyx[j] - saved_mean[j] * sdy[j]) * saved_invstd[j]);
     inc[static_cast<std::size_t>(c + j)] = static_cast<T>(sdy[j]);
   }
-  be.add_from_host(c, inc.data(), dgamma);
-  be.add_from_host(c, inc.data() + c, dbeta);
+  if (dgamma) be.add_from_host(c, inc.data(), dgamma);
+  if (dbeta) be.add_from_host(c, inc.data() + c, dbeta);
   std::vector<T> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c)),
       k(static_cast<std::size_t>(c));
   if (!batch_statistics) {  // y = x gamma invstd + const: dx = gamma invstd dy

@@ -17,7 +17,7 @@ namespace symgnn {
 template <typename T>
 void linear_forward(Backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* X,
                     const T* W, const T* b, T* Y);
-// dX = dY · W (skipped if dX is null); dW += dY^T · X; db += column sums of dY (if db).
+// dX = dY · W, dW += dY^T · X, db += column sums of dY, each skipped where its pointer is null.
 template <typename T>
 void linear_backward(Backend<T>& be, std::int64_t n, std::int64_t in, std::int64_t out, const T* X,
                      const T* W, const T* dY, T* dX, T* dW, T* db);
@@ -60,8 +60,8 @@ void batchnorm_eval_forward(Backend<T>& be, std::int64_t n, std::int64_t c, cons
                             const T* running_var, T* Y, const BatchNormConfig& cfg);
 // Backward of the training-mode forward (batch_statistics) or of the evaluation-mode one
 // (saved_mean and saved_invstd are then the running statistics, constants). X is the forward
-// input. dX may alias dY. dgamma and dbeta (backend memory) receive this rank's share (parameter
-// gradients are summed over ranks by the caller).
+// input. dX may alias dY. dgamma and dbeta (backend memory, skipped when null) receive this rank's
+// share (parameter gradients are summed over ranks by the caller).
 template <typename T>
 void batchnorm_backward(Backend<T>& be, std::int64_t n, std::int64_t c, const T* X, const T* gamma,
                         const T* saved_mean, const T* saved_invstd, const T* dY, T* dX, T* dgamma,

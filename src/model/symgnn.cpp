@@ -191,12 +191,13 @@ const T* SymGNN<T>::value(int id) const {
 
 template <typename T>
 T* SymGNN<T>::grad(int id) {
+  if (phase_ == Phase::kExplain) return nullptr;  // the edge weights' gradient alone
   return params_.backend_grads() + params_.info(id).offset;
 }
 
 template <typename T>
 void SymGNN<T>::add_to_gradient(int id, const T* host_increment) {
-  backend_->add_from_host(params_.info(id).size(), host_increment, grad(id));
+  if (T* g = grad(id)) backend_->add_from_host(params_.info(id).size(), host_increment, g);
 }
 
 template <typename T>
@@ -227,7 +228,7 @@ void SymGNN<T>::batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::
     const T* var = buffers_.value(ids.var);
     batchnorm_eval_forward<T>(be, n, c, x, host_value(ids.weight), host_value(ids.bias), mean, var,
                               y, cfg);
-    if (phase == Phase::kEvalGrad) running_statistics(c, mean, var, *saved);
+    if (phase != Phase::kEval) running_statistics(c, mean, var, *saved);  // for backward
     return;
   }
   saved->mean.resize(1, c);
@@ -310,16 +311,25 @@ typename SymGNN<T>::Projection SymGNN<T>::edge_projection(const LayerIds& ids, s
 
 template <typename T>
 EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::int64_t m,
-                                                    std::int64_t hd, const Array<T>& dfu_dev,
+                                                    std::int64_t hd, const Array<T>* dfu_dev,
                                                     const Array<T>& df, const BatchNormSaved& saved,
                                                     Array<T>& coef) {
   const std::int64_t d = config_.dim;
   const T* gamma = host_value(ids.bn_edge.weight);
   const T* beta = host_value(ids.bn_edge.bias);
   const T* w = host_value(ids.pe_w);
+  coef.bind(*backend_);
+  if (!dfu_dev) {  // constant statistics, no parameter gradients: du = gamma invstd dy
+    if (saved.batch) throw Error("model: the edge BatchNorm's backward needs df^T u");
+    Tensor<T> cf(3, hd);
+    cf.zero();
+    for (std::int64_t k = 0; k < hd; ++k) cf(0, k) = static_cast<T>(gamma[k] * saved.invstd(0, k));
+    coef.upload(cf.ptr(), 3, hd);
+    return {df.ptr(), value(ids.pe_w), d, coef.row(0), coef.row(1), coef.row(2)};
+  }
   std::vector<double> cs(static_cast<std::size_t>(d));
   backend_->column_sums(m, d, df.ptr(), nullptr, cs.data(), nullptr);
-  const std::vector<T> dfu = dfu_dev.download();  // d x H d
+  const std::vector<T> dfu = dfu_dev->download();  // d x H d
   // Increments of the pe and BN_e parameter gradients, computed here and added where they are.
   std::vector<T> dw(static_cast<std::size_t>(d * hd)), db(static_cast<std::size_t>(d));
   std::vector<T> dgamma(static_cast<std::size_t>(hd)), dbeta(static_cast<std::size_t>(hd));
@@ -367,7 +377,6 @@ EdgePathGrad<T> SymGNN<T>::edge_projection_backward(const LayerIds& ids, std::in
   add_to_gradient(ids.pe_b, db.data());
   add_to_gradient(ids.bn_edge.weight, dgamma.data());
   add_to_gradient(ids.bn_edge.bias, dbeta.data());
-  coef.bind(*backend_);
   coef.upload(cf.ptr(), 3, hd);
   return {df.ptr(), value(ids.pe_w), d, coef.row(0), coef.row(1), coef.row(2)};
 }
@@ -437,36 +446,38 @@ void SymGNN<T>::forward(const GraphBatch& batch,
 }
 
 template <typename T>
-void SymGNN<T>::forward(const BatchOnBackend& resident,
-                        const std::vector<std::array<double, 9>>& transforms, Phase phase,
-                        const StepKey& key, Tensor<T>& prediction, double scale,
-                        const Exchange& ex) {
+void SymGNN<T>::begin_pass(const BatchOnBackend& resident,
+                           const std::vector<std::array<double, 9>>& transforms, Phase phase,
+                           double scale, const Exchange& ex) {
   if (!resident.host()) throw Error("model: forward() over a batch that was never bound");
   const GraphBatch& batch = *resident.host();
-  // n atoms of our own (node-wise layers), then ghosts up to nl (message passing reads them).
-  const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
-                     d = config_.dim;
-  const bool train = phase == Phase::kTrain;
-  Backend<T>& be = *backend_;
-  transforms_ = transforms;
-  phase_ = phase;
-  scale_ = scale;
-  ex_ = &ex;
-  for (std::int64_t i = 0; i < n; ++i)
+  for (std::int64_t i = 0; i < batch.num_owned; ++i)
     if (batch.species[static_cast<std::size_t>(i)] < 0 ||
         batch.species[static_cast<std::size_t>(i)] >=
             static_cast<std::int32_t>(config_.species.size()))
       throw Error("model: species index out of range in the batch");
-  if (edge_weight_.size() && edge_weight_.rows() != m)
+  if (edge_weight_.size() && edge_weight_.rows() != batch.num_edges)
     throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
-                std::to_string(m) + " edges");
-  const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
-  current_ = &resident;
-  const GraphView& g = resident.view();
-  if (resident.layer_prefixes() && (train || resident.layer_prefixes() != layers_.size()))
+                std::to_string(batch.num_edges) + " edges");
+  if (resident.layer_prefixes() &&
+      (phase == Phase::kTrain || resident.layer_prefixes() != layers_.size()))
     throw Error("model: layer prefixes (" + std::to_string(resident.layer_prefixes()) +
                 ") serve evaluation passes of a model with as many layers (" +
                 std::to_string(layers_.size()) + ")");
+  transforms_ = transforms;
+  phase_ = phase;
+  scale_ = scale;
+  ex_ = &ex;
+  current_ = &resident;
+  held_ = HeldLayer{};  // any pass overwrites the encoders' output an explanation holds
+}
+
+template <typename T>
+Array<T> SymGNN<T>::encode() {
+  const GraphView& g = current_->view();
+  const std::int64_t n = current_->host()->num_owned, m = g.num_edges, d = config_.dim;
+  const Phase phase = phase_;
+  Backend<T>& be = *backend_;
 
   // Node encoder.
   be.embedding_forward(n, d, g.species, value(embedding_), shape(emb_, n, d));
@@ -482,38 +493,75 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
   // atoms' 33 M edges need no E x d intermediates beyond f itself.
   Array<T> f(be, m, d);
   f.zero();
-  {
-    const bool length = config_.symmetrization == Symmetrization::kLength;
-    if (!length && transforms.empty())
-      throw Error("model: no transforms given for the edge encoder");
-    const std::size_t passes = length ? 1 : transforms.size();
-    const T s = static_cast<T>(length ? 1.0 : scale);
-    const std::int64_t chunk = train ? std::max<std::int64_t>(m, 1) : 65536;
-    const std::int64_t me = resident.layer_view(0).num_edges;  // the edges layer 0 reads
-    EdgeEncoderWork w;
-    for (std::size_t t = 0; t < passes; ++t)
-      for (std::int64_t e0 = 0; e0 < me; e0 += chunk) {
-        const std::int64_t e1 = std::min(me, e0 + chunk);
-        edge_encoder_forward(g, e0, e1, length ? nullptr : &transforms[t], phase, true, w);
-        be.axpy((e1 - e0) * d, s, w.y.ptr(), f.ptr() + e0 * d);
-      }
-  }
+  const bool length = config_.symmetrization == Symmetrization::kLength;
+  if (!length && transforms_.empty())
+    throw Error("model: no transforms given for the edge encoder");
+  const std::size_t passes = length ? 1 : transforms_.size();
+  const T s = static_cast<T>(length ? 1.0 : scale_);
+  const std::int64_t chunk = phase == Phase::kTrain ? std::max<std::int64_t>(m, 1) : 65536;
+  const std::int64_t me = current_->layer_view(0).num_edges;  // the edges layer 0 reads
+  EdgeEncoderWork w;
+  for (std::size_t t = 0; t < passes; ++t)
+    for (std::int64_t e0 = 0; e0 < me; e0 += chunk) {
+      const std::int64_t e1 = std::min(me, e0 + chunk);
+      edge_encoder_forward(g, e0, e1, length ? nullptr : &transforms_[t], phase, true, w);
+      be.axpy((e1 - e0) * d, s, w.y.ptr(), f.ptr() + e0 * d);
+    }
+  return f;
+}
 
-  // Message-passing layers. The last layer's edge output reaches nothing (the decoder reads h),
-  // so it is not formed; its BatchNorm statistics are still updated, as published.
-  Array<T> h(be, nl, d);
-  be.copy(h.ptr(), h0_.ptr(), h0_.bytes());
+template <typename T>
+void SymGNN<T>::egat_evaluation(std::size_t l, const T* h, const T* f, const T* edge_weight,
+                                const EgatSaved<T>& saved, T* a, T* f_out,
+                                BatchNormSaved* bn_edge) {
+  const LayerIds& ids = layers_[l];
+  const std::int64_t hd = std::int64_t{ids.heads} * config_.dim;
+  const GraphView& gl = current_->layer_view(l);
+  const Projection pe = edge_projection(ids, gl.num_edges, hd, nullptr, bn_edge);
+  EdgeChunkFn<T> project;
+  // The edge output only where the next layer reads it (its prefix, or every edge).
+  const std::int64_t read =
+      l + 1 < layers_.size() ? current_->layer_view(l + 1).num_edges : std::int64_t{0};
+  if (f_out)
+    project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
+      e1 = std::min(e1, read);
+      if (e1 > e0)
+        linear_forward<T>(*backend_, e1 - e0, hd, config_.dim, uc, pe.w.ptr(), pe.b.ptr(),
+                          f_out + e0 * config_.dim);
+    };
+  backend_->egat_forward(gl, ids.heads, static_cast<int>(config_.dim), h, f,
+                         egat_params(ids, false), edge_weight, a, saved, nullptr, nullptr, project);
+}
+
+template <typename T>
+void SymGNN<T>::node_update(std::size_t l, LayerCache& c, const T* h_in, T* h) {
+  const LayerIds& ids = layers_[l];
+  const std::int64_t n = current_->host()->num_owned, d = config_.dim,
+                     hd = std::int64_t{ids.heads} * d;
+  batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), shape(c.a_bn, n, hd), phase_, &c.bn_node);
+  linear_forward<T>(*backend_, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), value(ids.pn_b), h);
+  backend_->axpy(n * d, T(1), h_in, h);
+}
+
+template <typename T>
+void SymGNN<T>::message_passing(std::size_t first, const StepKey& key, Array<T>& h, Array<T>& f) {
+  const GraphBatch& batch = *current_->host();
+  const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
+                     d = config_.dim;
+  const bool train = phase_ == Phase::kTrain;
+  Backend<T>& be = *backend_;
+  const GraphView& g = current_->view();
+  const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
+  // The last layer's edge output reaches nothing (the decoder reads h), so it is not formed; its
+  // BatchNorm statistics are still updated, as published.
   cache_.resize(layers_.size());
   // Every layer's dropout masks come from this step's key, at lanes of their own.
   const kernels::PhiloxKey rng = kernels::philox_key(key.seed, rng_stream::kDropout, key.step);
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
+  for (std::size_t l = first; l < layers_.size(); ++l) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
     const bool last = l + 1 == layers_.size();
     const std::int64_t hd = std::int64_t{ids.heads} * d;
-    const int di = static_cast<int>(d);
-    const GraphView& gl = resident.layer_view(l);  // all of g, or the layer's prefix
-    const std::int64_t ml = gl.num_edges;
     halo_exchange(h, d, false);  // the ghosts' embeddings, for the messages they send
     c.h_in.bind(be);
     c.h_in.copy_from(h);
@@ -524,26 +572,19 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
     const EgatSaved<T> saved{shape(c.alpha, m, ids.heads), shape(c.m, nl, hd)};
     if (train) {  // BatchNorm needs all of u before the projection
       EdgeMoments moments;
-      be.egat_forward(g, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
-                      edge_weight, c.a.ptr(), saved, shape(u_, m, hd), &moments, {});
+      be.egat_forward(g, ids.heads, static_cast<int>(d), c.h_in.ptr(), c.f_in.ptr(),
+                      egat_params(ids, false), edge_weight, c.a.ptr(), saved, shape(u_, m, hd),
+                      &moments, {});
       const std::int64_t edges = reduce_moments(moments, m);
       const Projection pe = edge_projection(ids, edges, hd, &moments, &c.bn_edge);
       if (!last) linear_forward<T>(be, m, hd, d, u_.ptr(), pe.w.ptr(), pe.b.ptr(), f.ptr());
     } else {  // running statistics: each chunk of u is projected while in cache
-      const Projection pe =
-          edge_projection(ids, m, hd, nullptr, phase == Phase::kEvalGrad ? &c.bn_edge : nullptr);
-      EdgeChunkFn<T> project;
-      if (!last)
-        project = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
-          linear_forward<T>(be, e1 - e0, hd, d, uc, pe.w.ptr(), pe.b.ptr(), f.ptr() + e0 * d);
-        };
-      be.egat_forward(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), egat_params(ids, false),
-                      edge_weight, c.a.ptr(), saved, nullptr, nullptr, project);
+      egat_evaluation(l, c.h_in.ptr(), c.f_in.ptr(), edge_weight, saved, c.a.ptr(),
+                      last ? nullptr : f.ptr(), phase_ == Phase::kEval ? nullptr : &c.bn_edge);
     }
-    batchnorm_forward(ids.bn_node, n, hd, c.a.ptr(), shape(c.a_bn, n, hd), phase, &c.bn_node);
-    linear_forward<T>(be, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), value(ids.pn_b), h.ptr());
-    be.axpy(n * d, T(1), c.h_in.ptr(), h.ptr());
-    if (!last) be.axpy(ml * d, T(1), c.f_in.ptr(), f.ptr());  // edges past ml reach nothing
+    node_update(l, c, c.h_in.ptr(), h.ptr());
+    if (!last)  // the next layer reads its prefix of the edges (all of them without prefixes)
+      be.axpy(current_->layer_view(l + 1).num_edges * d, T(1), c.f_in.ptr(), f.ptr());
     if (train && config_.dropout > 0) {
       const auto lane = static_cast<std::uint32_t>(2 * l * static_cast<std::size_t>(d));
       dropout_mask(n, g.node_id, nullptr, lane, rng, c.keep_h);
@@ -554,10 +595,14 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
         apply_dropout(m, c.keep_f, f.ptr());
       }
     }
-    if (phase == Phase::kEval) c = LayerCache{};  // evaluation keeps nothing
+    if (phase_ == Phase::kEval) c = LayerCache{};  // evaluation keeps nothing
   }
+}
 
-  // Decoder.
+template <typename T>
+void SymGNN<T>::decode(Array<T> h, Tensor<T>& prediction) {
+  const std::int64_t n = current_->host()->num_owned, d = config_.dim;
+  Backend<T>& be = *backend_;
   const std::size_t nd = dec_w_.size();
   dec_in_.resize(nd + 1);
   dec_lin_.resize(nd);
@@ -567,7 +612,7 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
   for (std::size_t i = 0; i < nd; ++i) {
     linear_forward<T>(be, n, d, d, dec_in_[i].ptr(), value(dec_w_[i]), value(dec_b_[i]),
                       shape(dec_lin_[i], n, d));
-    batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), shape(dec_bnout_[i], n, d), phase,
+    batchnorm_forward(dec_bn_[i], n, d, dec_lin_[i].ptr(), shape(dec_bnout_[i], n, d), phase_,
                       &dec_bn_saved_[i]);
     be.leaky_relu_forward(n * d, *host_value(dec_prelu_[i]), dec_bnout_[i].ptr(),
                           shape(dec_in_[i + 1], n, d));
@@ -576,6 +621,66 @@ void SymGNN<T>::forward(const BatchOnBackend& resident,
                     shape(prediction_, n, 1));
   prediction.resize(n, 1);
   be.copy_out(prediction.ptr(), prediction_.ptr(), prediction_.bytes());
+}
+
+template <typename T>
+void SymGNN<T>::forward(const BatchOnBackend& resident,
+                        const std::vector<std::array<double, 9>>& transforms, Phase phase,
+                        const StepKey& key, Tensor<T>& prediction, double scale,
+                        const Exchange& ex) {
+  if (phase == Phase::kExplain)
+    throw Error("model: explanation passes run through hold_for_explanation()");
+  begin_pass(resident, transforms, phase, scale, ex);
+  Array<T> f = encode();
+  Array<T> h(*backend_, resident.host()->num_nodes, config_.dim);
+  backend_->copy(h.ptr(), h0_.ptr(), h0_.bytes());
+  message_passing(0, key, h, f);
+  decode(std::move(h), prediction);
+}
+
+template <typename T>
+void SymGNN<T>::hold_for_explanation(const BatchOnBackend& resident,
+                                     const std::vector<std::array<double, 9>>& transforms,
+                                     double scale) {
+  begin_pass(resident, transforms, Phase::kExplain, scale, Exchange::whole());
+  const std::int64_t nl = resident.host()->num_nodes, m = resident.host()->num_edges,
+                     d = config_.dim, hd = std::int64_t{layers_[0].heads} * d;
+  const bool last = layers_.size() == 1;
+  Array<T> f = encode();
+  held_.batch = &resident;
+  const EgatSaved<T> saved{shape(held_.alpha, m, layers_[0].heads), shape(held_.m, nl, hd)};
+  Array<T> a(*backend_, nl, hd);  // the unweighted sums: not needed
+  held_.f = Array<T>(*backend_);
+  if (!last) shape(held_.f, m, d);
+  // Without edge weights: the softmax weights and messages precede them, the edge output too.
+  egat_evaluation(0, h0_.ptr(), f.ptr(), nullptr, saved, a.ptr(), last ? nullptr : held_.f.ptr(),
+                  nullptr);
+  if (!last) backend_->axpy(resident.layer_view(1).num_edges * d, T(1), f.ptr(), held_.f.ptr());
+}
+
+template <typename T>
+void SymGNN<T>::explain_forward(Tensor<T>& prediction) {
+  if (!held_.batch)
+    throw Error("model: explain_forward() needs hold_for_explanation() over its batch first");
+  const GraphBatch& batch = *current_->host();
+  const std::int64_t d = config_.dim;
+  const std::int64_t hd = std::int64_t{layers_[0].heads} * d;
+  if (edge_weight_.size() && edge_weight_.rows() != batch.num_edges)
+    throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
+                std::to_string(batch.num_edges) + " edges");
+  // Layer 0 from its held attention: only the weighted sums of messages depend on the weights.
+  cache_.resize(layers_.size());
+  LayerCache& c = cache_[0];
+  backend_->egat_aggregate(current_->layer_view(0), layers_[0].heads, static_cast<int>(d),
+                           {held_.alpha.ptr(), held_.m.ptr()},
+                           edge_weight_.size() ? edge_weight_.ptr() : nullptr,
+                           shape(c.a, batch.num_nodes, hd));
+  Array<T> h(*backend_, batch.num_nodes, d);
+  node_update(0, c, h0_.ptr(), h.ptr());
+  Array<T> f(*backend_);
+  f.copy_from(held_.f);
+  message_passing(1, {}, h, f);
+  decode(std::move(h), prediction);
 }
 
 template <typename T>
@@ -616,21 +721,40 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch,
 }
 
 template <typename T>
+Array<T> SymGNN<T>::node_update_backward(std::size_t l, LayerCache& c, const Array<T>& dh) {
+  // h' = pn(BN(a)) + h. Ghost rows of da stay zero: ghosts receive no messages.
+  const LayerIds& ids = layers_[l];
+  const std::int64_t n = current_->host()->num_owned, nl = current_->host()->num_nodes,
+                     d = config_.dim, hd = std::int64_t{ids.heads} * d;
+  Array<T> da(*backend_, nl, hd);
+  if (nl > n) backend_->zero(da.row(n), static_cast<std::size_t>((nl - n) * hd) * sizeof(T));
+  linear_backward<T>(*backend_, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), dh.ptr(), da.ptr(),
+                     grad(ids.pn_w), grad(ids.pn_b));
+  batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
+  return da;
+}
+
+template <typename T>
 std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) {
   const std::int64_t n = batch.num_owned, nl = batch.num_nodes, m = batch.num_edges,
                      d = config_.dim;
   const std::size_t nd = dec_w_.size();
   Backend<T>& be = *backend_;
-  if (cache_.size() != layers_.size() || cache_.empty() || cache_[0].h_in.rows() != nl)
+  const bool explain = phase_ == Phase::kExplain;
+  const bool kept = cache_.size() == layers_.size() &&
+                    (explain ? cache_[0].a.rows() == nl : cache_.back().h_in.rows() == nl);
+  if (!kept)
     throw Error(
-        "model: backward() needs a kTrain or kEvalGrad forward() over the same batch first");
-  // The batch of the forward: views of this one on the CPU; on a device, the arrays that forward
-  // read, which must be this batch's.
-  if (be.host_memory()) {
+        "model: backward() needs a kTrain, kEvalGrad or explanation forward() over the same batch "
+        "first");
+  // The batch of the forward, or on the CPU views of another with the same contents.
+  if (current_->host() != &batch) {
+    if (!be.host_memory() || explain)
+      throw Error(
+          "model: backward() on a device or of an explanation needs the batch its "
+          "forward() ran on");
     batch_.bind(be, batch);
     current_ = &batch_;
-  } else if (current_->host() != &batch) {
-    throw Error("model: backward() on a device needs the batch its forward() ran on");
   }
   const GraphView& g = current_->view();
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
@@ -657,10 +781,11 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
   }
 
   // Message-passing layers, last to first. dh, df: gradients of the layer outputs (the last
-  // layer's edge output is unused, so df starts empty).
+  // layer's edge output is unused, so df starts empty). An explanation stops at layer 0's
+  // weighted sums: nothing below them depends on the edge weights.
   Array<T>& dh = dx;
   Array<T> df(be), dh_e(be, nl, d), df_e(be), dfu(be), coef(be);
-  for (std::size_t l = layers_.size(); l-- > 0;) {
+  for (std::size_t l = layers_.size(); l-- > (explain ? 1 : 0);) {
     const LayerIds& ids = layers_[l];
     LayerCache& c = cache_[l];
     const bool last = l + 1 == layers_.size();
@@ -670,19 +795,16 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
       apply_dropout(n, c.keep_h, dh.ptr());
       if (!last) apply_dropout(m, c.keep_f, df.ptr());
     }
-    // Node path: h' = pn(BN(a)) + h. Ghost rows of da stay zero: ghosts receive no messages.
-    Array<T> da(be, nl, hd);
-    if (nl > n) be.zero(da.row(n), static_cast<std::size_t>((nl - n) * hd) * sizeof(T));
-    linear_backward<T>(be, n, hd, d, c.a_bn.ptr(), value(ids.pn_w), dh.ptr(), da.ptr(),
-                       grad(ids.pn_w), grad(ids.pn_b));
-    batchnorm_backward_(ids.bn_node, n, hd, c.a.ptr(), c.bn_node, da.ptr(), da.ptr());
+    Array<T> da = node_update_backward(l, c, dh);
     // Edge path: f' = pe(BN(u)) + f. u is recomputed; dfu = df^T u is taken chunk by chunk.
     const GraphView& gl = current_->layer_view(l);
     const std::int64_t ml = gl.num_edges;
     const EgatParams<T> ep = egat_params(ids, false);
     shape(u_, ml, hd);
     EdgeChunkFn<T> accumulate_dfu;
-    if (!last) {
+    // df^T u feeds the pe and BN_e parameter gradients, and BN_e's batch terms.
+    const bool with_dfu = !last && (!explain || c.bn_edge.batch);
+    if (with_dfu) {
       shape(dfu, d, hd);
       dfu.zero();
       accumulate_dfu = [&](std::int64_t e0, std::int64_t e1, const T* uc) {
@@ -693,12 +815,14 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     be.egat_edge_features(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, u_.ptr(),
                           accumulate_dfu);
     const EdgePathGrad<T> edge =
-        last ? EdgePathGrad<T>{} : edge_projection_backward(ids, m, hd, dfu, df, c.bn_edge, coef);
+        last ? EdgePathGrad<T>{}
+             : edge_projection_backward(ids, m, hd, with_dfu ? &dfu : nullptr, df, c.bn_edge, coef);
+    const bool f_in_held = explain && l == 1;  // layer 0's edge output: no gradient needed
     shape(df_e, m, d);
     const EgatSaved<T> saved{c.alpha.ptr(), c.m.ptr()};
     be.egat_backward(gl, ids.heads, di, c.h_in.ptr(), c.f_in.ptr(), ep, edge_weight, saved,
-                     da.ptr(), edge, u_.ptr(), dh_e.ptr(), df_e.ptr(), egat_params(ids, true),
-                     d_edge_weight);
+                     da.ptr(), edge, u_.ptr(), dh_e.ptr(), f_in_held ? nullptr : df_e.ptr(),
+                     egat_params(ids, true), d_edge_weight);
     if (ml < m)  // edges outside the layer's prefix feed nothing it computes
       be.zero(df_e.row(ml), static_cast<std::size_t>((m - ml) * d) * sizeof(T));
     // Ghosts' gradients go home; residuals: the inputs also reach the outputs directly.
@@ -709,6 +833,16 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     else
       be.axpy(m * d, T(1), df_e.ptr(), df.ptr());
     c = LayerCache{};  // done with this layer: its memory serves the layers below
+  }
+  if (explain) {
+    const Array<T> da = node_update_backward(0, cache_[0], dh);
+    be.egat_edge_weight_gradient(current_->layer_view(0), layers_[0].heads, static_cast<int>(d),
+                                 {held_.alpha.ptr(), held_.m.ptr()}, da.ptr(), d_edge_weight);
+    cache_[0] = LayerCache{};
+    edge_weight_grad_.resize(edge_weight ? m : 0, 1);
+    if (edge_weight)
+      be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
+    return {};
   }
   u_.release();
   df_e.release();

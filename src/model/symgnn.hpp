@@ -39,8 +39,9 @@ struct ModelConfig {
 
 // kTrain: batch statistics, running statistics updated, dropout, kept for backward. kEval:
 // running statistics, no dropout, nothing kept. kEvalGrad: evaluation that keeps what backward
-// needs, for gradients of the evaluated model (the explainer's gradient to edge weights).
-enum class Phase { kTrain, kEval, kEvalGrad };
+// needs, for gradients of the evaluated model. kExplain: evaluation whose backward gives the
+// edge weights' gradient alone (hold_for_explanation, explain_forward).
+enum class Phase { kTrain, kEval, kEvalGrad, kExplain };
 
 // Randomness of one forward pass: dropout masks are keyed by (seed, step, global id).
 struct StepKey {
@@ -115,6 +116,15 @@ class SymGNN {
   // dL/dw of the last backward with edge weights set, E x 1.
   const Tensor<T>& edge_weight_grad() const { return edge_weight_grad_; }
 
+  // Explanations (GNNExplainer) vary the edge weights of one batch and nothing else, and the
+  // encoders and layer 0's attention, messages and edge output do not depend on them:
+  // hold_for_explanation() computes those once (evaluation, one rank); explain_forward() then
+  // recomputes the rest under the current edge weights, and backward(g, dL/dprediction) after it
+  // gives edge_weight_grad() alone: no parameter gradients, no transform gradients.
+  void hold_for_explanation(const BatchOnBackend& resident,
+                            const std::vector<std::array<double, 9>>& transforms, double scale);
+  void explain_forward(Tensor<T>& prediction);
+
  private:
   struct BatchNormIds {
     int weight, bias, mean, var;
@@ -142,6 +152,23 @@ class SymGNN {
     Array<T> x, l1, r1, l2, y;
     BatchNormSaved bn1, bn2;
   };
+
+  // Parts of forward(): the pass's settings and checks; the node encoder (into h0_) and the
+  // edge encoder's sum over transforms (returned); layers [first, L); the decoder.
+  void begin_pass(const BatchOnBackend& resident,
+                  const std::vector<std::array<double, 9>>& transforms, Phase phase, double scale,
+                  const Exchange& ex);
+  Array<T> encode();
+  void message_passing(std::size_t first, const StepKey& key, Array<T>& h, Array<T>& f);
+  void decode(Array<T> h, Tensor<T>& prediction);
+  // EGAT of layer l in evaluation (running statistics): u one chunk at a time, each chunk
+  // projected into the edge output f_out (unless null; the edges the next layer reads) while in
+  // cache.
+  void egat_evaluation(std::size_t l, const T* h, const T* f, const T* edge_weight,
+                       const EgatSaved<T>& saved, T* a, T* f_out, BatchNormSaved* bn_edge);
+  // h = pn(BN(c.a)) + h_in, and its backward from dh: the gradient of c.a.
+  void node_update(std::size_t l, LayerCache& c, const T* h_in, T* h);
+  Array<T> node_update_backward(std::size_t l, LayerCache& c, const Array<T>& dh);
 
   BatchNormIds add_batchnorm(const std::string& name, std::int64_t c);
   void batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x, T* y,
@@ -176,9 +203,10 @@ class SymGNN {
   Projection edge_projection(const LayerIds& ids, std::int64_t m, std::int64_t hd,
                              const EdgeMoments* moments, BatchNormSaved* saved);
   // Parameter gradients of pe and BN_e from dfu = df^T u and df, and the gradient reaching u in
-  // factored form (its coefficients stored in `coef`, 3 x H d).
+  // factored form (its coefficients stored in `coef`, 3 x H d). Without dfu (running statistics,
+  // no parameter gradients), the gradient reaching u alone.
   EdgePathGrad<T> edge_projection_backward(const LayerIds& ids, std::int64_t m, std::int64_t hd,
-                                           const Array<T>& dfu, const Array<T>& df,
+                                           const Array<T>* dfu, const Array<T>& df,
                                            const BatchNormSaved& saved, Array<T>& coef);
   // The edge encoder on edges [e0, e1) (all of them in training: BatchNorm needs the batch).
   void edge_encoder_forward(const GraphView& g, std::int64_t e0, std::int64_t e1,
@@ -220,6 +248,11 @@ class SymGNN {
   Array<T> prediction_, d_prediction_;
   Array<T> edge_weight_, edge_weight_grad_dev_;
   Tensor<T> edge_weight_grad_;
+  struct HeldLayer {  // hold_for_explanation(): layer 0's parts the edge weights do not reach
+    const BatchOnBackend* batch = nullptr;
+    Array<T> alpha, m;  // softmax weights and messages
+    Array<T> f;         // edge output (with its residual), unless layer 0 is the last
+  } held_;
 };
 
 }  // namespace symgnn

@@ -269,6 +269,19 @@ void CpuBackend<T>::egat_backward(const GraphView& g, int heads, int d, const T*
                        grad, d_edge_weight);
 }
 
+template <typename T>
+void CpuBackend<T>::egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                                   const T* edge_weight, T* out) {
+  cpu_egat_aggregate<T>(g, heads, d, saved, edge_weight, out);
+}
+
+template <typename T>
+void CpuBackend<T>::egat_edge_weight_gradient(const GraphView& g, int heads, int d,
+                                              const EgatSaved<T>& saved, const T* d_out,
+                                              T* d_edge_weight) {
+  cpu_egat_edge_weight_gradient<T>(g, heads, d, saved, d_out, d_edge_weight);
+}
+
 template class CpuBackend<float>;
 template class CpuBackend<double>;
 

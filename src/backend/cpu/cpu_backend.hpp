@@ -64,6 +64,10 @@ class CpuBackend final : public Backend<T> {
                      const EgatParams<T>& p, const T* edge_weight, const EgatSaved<T>& saved,
                      const T* d_out, const EdgePathGrad<T>& edge, T* u, T* dh, T* df,
                      const EgatParams<T>& grad, T* d_edge_weight) override;
+  void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                      const T* edge_weight, T* out) override;
+  void egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                                 const T* d_out, T* d_edge_weight) override;
 };
 
 // The implementations behind some of CpuBackend's operations, in files of their own.
@@ -84,5 +88,11 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
                        const EgatParams<T>& p, const T* edge_weight, const EgatSaved<T>& saved,
                        const T* d_out, const EdgePathGrad<T>& edge, T* u, T* dh, T* df,
                        const EgatParams<T>& grad, T* d_edge_weight);
+template <typename T>
+void cpu_egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                        const T* edge_weight, T* out);
+template <typename T>
+void cpu_egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                                   const T* d_out, T* d_edge_weight);
 
 }  // namespace symgnn

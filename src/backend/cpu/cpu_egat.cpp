@@ -174,7 +174,7 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
     }
 #pragma omp parallel num_threads(threads)
     {
-      std::vector<T> local(static_cast<std::size_t>(hd));
+      std::vector<T> local(grad.attn ? static_cast<std::size_t>(hd) : 0);
       double* acc = attn_part.data() + hd * omp_get_thread_num();
 #pragma omp for schedule(static)
       for (std::int64_t j = j0; j < j1; ++j) {
@@ -185,24 +185,27 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
           T* ue = u + e * hd;
           kernels::edge_backward(heads, d, slope, ds.data() + e * heads, p.attn,
                                  edge.df ? dy.data() + (e - c0) * hd : nullptr, edge.scale,
-                                 edge.shift, edge.slope, ue, local.data());
+                                 edge.shift, edge.slope, ue, grad.attn ? local.data() : nullptr);
 #pragma omp simd
           for (std::int64_t c = 0; c < hd; ++c) q[c] += ue[c];
         }
-        for (std::int64_t c = 0; c < hd; ++c)
+        for (std::int64_t c = 0; c < static_cast<std::int64_t>(local.size()); ++c)
           acc[c] += static_cast<double>(local[static_cast<std::size_t>(c)]);
       }
     }
     // dz feeds W_fij and f directly.
-    b.gemm(true, false, hd, d, c1 - c0, T(1), u + c0 * hd, hd, f + c0 * d, d, T(1), grad.W_fij, d);
-    b.gemm(false, false, c1 - c0, d, hd, T(1), u + c0 * hd, hd, p.W_fij, d, T(0), df + c0 * d, d);
+    if (grad.W_fij)
+      b.gemm(true, false, hd, d, c1 - c0, T(1), u + c0 * hd, hd, f + c0 * d, d, T(1), grad.W_fij,
+             d);
+    if (df)
+      b.gemm(false, false, c1 - c0, d, hd, T(1), u + c0 * hd, hd, p.W_fij, d, T(0), df + c0 * d, d);
   }
-  for (int t = 0; t < threads; ++t)
+  for (int t = 0; grad.attn && t < threads; ++t)
     for (std::int64_t c = 0; c < hd; ++c)
       grad.attn[c] += static_cast<T>(attn_part[static_cast<std::size_t>(t * hd + c)]);
 
   // The bias sees every edge's dz: the column sums of dq.
-  {
+  if (grad.bias) {
     std::vector<double> s(static_cast<std::size_t>(hd));
     b.column_sums(n, hd, dq.data(), nullptr, s.data(), nullptr);
     for (std::int64_t c = 0; c < hd; ++c)
@@ -218,6 +221,27 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
   egat::node_gradients(b, n, d, hd, h, dp.data(), dq.data(), dm.data(), p, grad, dh);
 }
 
+template <typename T>
+void cpu_egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                        const T* edge_weight, T* out) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t j = 0; j < g.num_nodes; ++j)
+    for (int k = 0; k < heads; ++k)
+      kernels::weighted_aggregate(heads, k, d, g.offsets[j], g.offsets[j + 1], g.src, saved.m,
+                                  edge_weight, saved.alpha, out + j * hd);
+}
+
+template <typename T>
+void cpu_egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                                   const T* d_out, T* d_edge_weight) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t j = 0; j < g.num_nodes; ++j)
+    kernels::edge_weight_gradient(heads, d, g.offsets[j], g.offsets[j + 1], g.src, saved.m,
+                                  saved.alpha, d_out + j * hd, d_edge_weight);
+}
+
 #define SYMGNN_INSTANTIATE_EGAT(T)                                                                \
   template void cpu_egat_forward<T>(Backend<T>&, const GraphView&, int, int, const T*, const T*,  \
                                     const EgatParams<T>&, const T*, T*, const EgatSaved<T>&, T*,  \
@@ -228,7 +252,11 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
   template void cpu_egat_backward<T>(Backend<T>&, const GraphView&, int, int, const T*, const T*, \
                                      const EgatParams<T>&, const T*, const EgatSaved<T>&,         \
                                      const T*, const EdgePathGrad<T>&, T*, T*, T*,                \
-                                     const EgatParams<T>&, T*);
+                                     const EgatParams<T>&, T*);                                   \
+  template void cpu_egat_aggregate<T>(const GraphView&, int, int, const EgatSaved<T>&, const T*,  \
+                                      T*);                                                        \
+  template void cpu_egat_edge_weight_gradient<T>(const GraphView&, int, int, const EgatSaved<T>&, \
+                                                 const T*, T*);
 SYMGNN_INSTANTIATE_EGAT(float)
 SYMGNN_INSTANTIATE_EGAT(double)
 #undef SYMGNN_INSTANTIATE_EGAT

@@ -200,6 +200,14 @@ class CudaBackend final : public Backend<T> {
     cuda::egat_backward<T>(ctx_, *this, g, heads, d, h, f, p, edge_weight, saved, d_out, edge, u,
                            dh, df, grad, d_edge_weight);
   }
+  void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                      const T* edge_weight, T* out) override {
+    cuda::egat_aggregate<T>(g, heads, d, saved, edge_weight, out);
+  }
+  void egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                                 const T* d_out, T* d_edge_weight) override {
+    cuda::egat_edge_weight_gradient<T>(g, heads, d, saved, d_out, d_edge_weight);
+  }
 
  private:
   cuda::Context ctx_;

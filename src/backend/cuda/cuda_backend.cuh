@@ -91,5 +91,11 @@ void egat_backward(Context& c, Backend<T>& be, const GraphView& g, int heads, in
                    const T* f, const EgatParams<T>& p, const T* edge_weight,
                    const EgatSaved<T>& saved, const T* d_out, const EdgePathGrad<T>& edge, T* u,
                    T* dh, T* df, const EgatParams<T>& grad, T* d_edge_weight);
+template <typename T>
+void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                    const T* edge_weight, T* out);
+template <typename T>
+void egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                               const T* d_out, T* d_edge_weight);
 
 }  // namespace symgnn::cuda

@@ -47,6 +47,28 @@ __global__ void softmax_aggregate_kernel(std::int64_t j0, std::int64_t j1, int h
                              out + j * std::int64_t{heads} * d);
 }
 
+template <typename T>
+__global__ void weighted_aggregate_kernel(std::int64_t n, int heads, int d,
+                                          const std::int64_t* offsets, const std::int32_t* src,
+                                          const T* m, const T* weight, const T* alpha, T* out) {
+  const std::int64_t t = thread_index();
+  if (t >= n * heads) return;
+  const std::int64_t j = t / heads;
+  kernels::weighted_aggregate(heads, static_cast<int>(t % heads), d, offsets[j], offsets[j + 1],
+                              src, m, weight, alpha, out + j * std::int64_t{heads} * d);
+}
+
+template <typename T>
+__global__ void edge_weight_gradient_kernel(std::int64_t n, int heads, int d,
+                                            const std::int64_t* offsets, const std::int32_t* src,
+                                            const T* m, const T* alpha, const T* d_out,
+                                            T* d_weight) {
+  const std::int64_t j = thread_index();
+  if (j >= n) return;
+  kernels::edge_weight_gradient(heads, d, offsets[j], offsets[j + 1], src, m, alpha,
+                                d_out + j * std::int64_t{heads} * d, d_weight);
+}
+
 // Heads in order within one thread, so that the edge weight's gradient sums them in order.
 template <typename T>
 __global__ void softmax_backward_kernel(std::int64_t n, int heads, int d,
@@ -218,9 +240,11 @@ void egat_backward(Context& c, Backend<T>& be, const GraphView& g, int heads, in
     check_launch("egat softmax_backward");
   }
   // The attention vector's gradient, from u before it becomes dz.
-  double* sums = c.sums(hd);
-  sum_rows(c, m, static_cast<int>(hd), AttentionTerms<T>{ds.ptr(), u, heads, d}, sums);
-  add_sums(hd, sums, grad.attn);
+  if (grad.attn) {
+    double* sums = c.sums(hd);
+    sum_rows(c, m, static_cast<int>(hd), AttentionTerms<T>{ds.ptr(), u, heads, d}, sums);
+    add_sums(hd, sums, grad.attn);
+  }
   // The edge path's gradient dy = df W (all edges at once), then dz in place of u.
   Array<T> dy(be);
   if (edge.df) {
@@ -236,8 +260,8 @@ void egat_backward(Context& c, Backend<T>& be, const GraphView& g, int heads, in
   }
   dy.release();
   // dz feeds W_fij and f directly, dq (per destination) W_nj and the bias.
-  gemm(c, true, false, hd, d, m, T(1), u, hd, f, d, T(1), grad.W_fij, d);
-  gemm(c, false, false, m, d, hd, T(1), u, hd, p.W_fij, d, T(0), df, d);
+  if (grad.W_fij) gemm(c, true, false, hd, d, m, T(1), u, hd, f, d, T(1), grad.W_fij, d);
+  if (df) gemm(c, false, false, m, d, hd, T(1), u, hd, p.W_fij, d, T(0), df, d);
   Array<T> dq(be, n, hd), dp(be, n, hd), dm(be, n, hd);
   if (n > 0) {
     destination_sums_kernel<<<blocks_for(n * hd), kThreads>>>(n, hd, g.offsets, u, dq.ptr());
@@ -247,10 +271,32 @@ void egat_backward(Context& c, Backend<T>& be, const GraphView& g, int heads, in
                                                          dp.ptr(), dm.ptr());
     check_launch("egat source gradients");
   }
-  sums = c.sums(hd);
-  sum_rows(c, n, static_cast<int>(hd), Columns<T>{dq.ptr(), hd}, sums);
-  add_sums(hd, sums, grad.bias);
+  if (grad.bias) {
+    double* sums = c.sums(hd);
+    sum_rows(c, n, static_cast<int>(hd), Columns<T>{dq.ptr(), hd}, sums);
+    add_sums(hd, sums, grad.bias);
+  }
   egat::node_gradients(be, n, d, hd, h, dp.ptr(), dq.ptr(), dm.ptr(), p, grad, dh);
+}
+
+template <typename T>
+void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                    const T* edge_weight, T* out) {
+  const std::int64_t n = g.num_nodes;
+  if (n == 0) return;
+  weighted_aggregate_kernel<<<blocks_for(n * heads), kThreads>>>(
+      n, heads, d, g.offsets, g.src, saved.m, edge_weight, saved.alpha, out);
+  check_launch("egat weighted_aggregate");
+}
+
+template <typename T>
+void egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
+                               const T* d_out, T* d_edge_weight) {
+  const std::int64_t n = g.num_nodes;
+  if (n == 0) return;
+  edge_weight_gradient_kernel<<<blocks_for(n), kThreads>>>(n, heads, d, g.offsets, g.src, saved.m,
+                                                           saved.alpha, d_out, d_edge_weight);
+  check_launch("egat edge_weight_gradient");
 }
 
 #define SYMGNN_CUDA_EGAT(T)                                                                        \
@@ -262,7 +308,10 @@ void egat_backward(Context& c, Backend<T>& be, const GraphView& g, int heads, in
   template void egat_backward<T>(Context&, Backend<T>&, const GraphView&, int, int, const T*,      \
                                  const T*, const EgatParams<T>&, const T*, const EgatSaved<T>&,    \
                                  const T*, const EdgePathGrad<T>&, T*, T*, T*,                     \
-                                 const EgatParams<T>&, T*);
+                                 const EgatParams<T>&, T*);                                        \
+  template void egat_aggregate<T>(const GraphView&, int, int, const EgatSaved<T>&, const T*, T*);  \
+  template void egat_edge_weight_gradient<T>(const GraphView&, int, int, const EgatSaved<T>&,      \
+                                             const T*, T*);
 SYMGNN_CUDA_EGAT(float)
 SYMGNN_CUDA_EGAT(double)
 #undef SYMGNN_CUDA_EGAT

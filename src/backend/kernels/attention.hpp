@@ -25,20 +25,36 @@ template <typename T>
 SYMGNN_HD inline void attention_scores(int heads, int d, const T* u_e, const T* attn, T* s) {
   for (int k = 0; k < heads; ++k) {
     T sum = 0;  // in T, so the loop vectorises; the softmax is in double
-    SYMGNN_SIMD
+    SYMGNN_SIMD_SUM(sum)
     for (int c = 0; c < d; ++c) sum += u_e[k * d + c] * attn[k * d + c];
     s[k] = sum;
   }
 }
 
+// Head k of one destination: out_j[k d ...] = sum over its edges of alpha_e w_e m[src_e][k d ...]
+// with alpha the softmax weights and w_e = weight[e] (1 when weight is null).
+template <typename T>
+SYMGNN_HD inline void weighted_aggregate(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
+                                         const std::int32_t* src, const T* m, const T* weight,
+                                         const T* alpha, T* out_j) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+  T* o = out_j + k * d;
+  for (int c = 0; c < d; ++c) o[c] = T(0);
+  for (std::int64_t e = e0; e < e1; ++e) {
+    const T a = alpha[e * heads + k];
+    const T aw = weight ? a * weight[e] : a;
+    const T* ms = m + std::int64_t{src[e]} * hd + k * d;
+    SYMGNN_SIMD
+    for (int c = 0; c < d; ++c) o[c] += aw * ms[c];
+  }
+}
+
 // Head k of one destination: the scores alpha[e heads + k] of its edges become softmax weights
-// (max-shifted, in double), and out_j[k d ...] = sum over the edges of weight * w_e *
-// m[src_e][k d ...], with w_e = weight[e] (1 when weight is null).
+// (max-shifted, in double), then their weighted sum of messages as weighted_aggregate.
 template <typename T>
 SYMGNN_HD inline void softmax_aggregate(int heads, int k, int d, std::int64_t e0, std::int64_t e1,
                                         const std::int32_t* src, const T* m, const T* weight,
                                         T* alpha, T* out_j) {
-  const std::int64_t hd = std::int64_t{heads} * d;
   double mx = -INFINITY, sum = 0;
   for (std::int64_t e = e0; e < e1; ++e) mx = fmax(mx, static_cast<double>(alpha[e * heads + k]));
   for (std::int64_t e = e0; e < e1; ++e) {
@@ -46,15 +62,31 @@ SYMGNN_HD inline void softmax_aggregate(int heads, int k, int d, std::int64_t e0
     alpha[e * heads + k] = static_cast<T>(x);
     sum += x;
   }
-  T* o = out_j + k * d;
-  for (int c = 0; c < d; ++c) o[c] = T(0);
-  for (std::int64_t e = e0; e < e1; ++e) {
-    const T a = static_cast<T>(static_cast<double>(alpha[e * heads + k]) / sum);
-    alpha[e * heads + k] = a;
-    const T aw = weight ? a * weight[e] : a;
-    const T* ms = m + std::int64_t{src[e]} * hd + k * d;
-    SYMGNN_SIMD
-    for (int c = 0; c < d; ++c) o[c] += aw * ms[c];
+  for (std::int64_t e = e0; e < e1; ++e)
+    alpha[e * heads + k] = static_cast<T>(static_cast<double>(alpha[e * heads + k]) / sum);
+  weighted_aggregate(heads, k, d, e0, e1, src, m, weight, alpha, out_j);
+}
+
+// <dout_j[k], m[src][k]>: how the loss changes with one edge's message of head k.
+template <typename T>
+SYMGNN_HD inline T message_dot(int d, const T* dout_jk, const T* m_src_k) {
+  T s = 0;
+  SYMGNN_SIMD_SUM(s)
+  for (int c = 0; c < d; ++c) s += dout_jk[c] * m_src_k[c];
+  return s;
+}
+
+// The edge weights' gradient from one destination's edges [e0, e1): dweight[e] += sum over heads
+// (in order) of alpha_e <dout_j[k], m[src_e][k]>, as softmax_backward adds it.
+template <typename T>
+SYMGNN_HD inline void edge_weight_gradient(int heads, int d, std::int64_t e0, std::int64_t e1,
+                                           const std::int32_t* src, const T* m, const T* alpha,
+                                           const T* dout_j, T* dweight) {
+  const std::int64_t hd = std::int64_t{heads} * d;
+  for (std::int64_t e = e0; e < e1; ++e) {  // each edge's message row once, heads in order
+    const T* ms = m + std::int64_t{src[e]} * hd;
+    for (int k = 0; k < heads; ++k)
+      dweight[e] += alpha[e * heads + k] * message_dot(d, dout_j + k * d, ms + k * d);
   }
 }
 
@@ -69,10 +101,7 @@ SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0,
   const T* dk = dout_j + k * d;
   double dot = 0;
   for (std::int64_t e = e0; e < e1; ++e) {
-    const T* ms = m + std::int64_t{src[e]} * hd + k * d;
-    T s = 0;
-    SYMGNN_SIMD
-    for (int c = 0; c < d; ++c) s += dk[c] * ms[c];
+    T s = message_dot(d, dk, m + std::int64_t{src[e]} * hd + k * d);
     if (dweight) dweight[e] += alpha[e * heads + k] * s;
     if (weight) s *= weight[e];
     ds[e * heads + k] = s;

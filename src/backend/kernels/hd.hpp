@@ -12,6 +12,10 @@
 // (and nvcc's host pass, which builds the CUDA backend's host code without OpenMP, skips it).
 #if defined(__CUDACC__)
 #define SYMGNN_SIMD
+#define SYMGNN_SIMD_SUM(x)
 #else
 #define SYMGNN_SIMD _Pragma("omp simd")
+// The same for a loop that sums into x (in lanes, then across them).
+#define SYMGNN_SIMD_SUM(x) _Pragma(SYMGNN_STRINGIFY(omp simd reduction(+ : x)))
+#define SYMGNN_STRINGIFY(a) #a
 #endif
