@@ -19,6 +19,7 @@
 #include "explain/gnn_explainer.hpp"
 #include "explain/homology.hpp"
 #include "io/h5.hpp"
+#include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
 #include "train/trainer.hpp"
 
@@ -74,19 +75,35 @@ std::vector<std::int64_t> choose_centres(const po::variables_map& vm, const Stru
   return order;
 }
 
-struct EdgeRows {
-  std::vector<std::int64_t> centre, src, dst;
-  std::vector<std::int32_t> image;  // 3 per edge
-  std::vector<float> vec;           // 3 per edge: r_dst - r_src's image (Å)
-  std::vector<float> weight;
+// One edge of one centre's explanation, and one centre's summary: what each rank sends rank 0.
+struct EdgeRecord {
+  std::int64_t centre, src, dst;  // atom ids of the file
+  std::int32_t image[3];          // the source's periodic image
+  float vec[3];                   // r_dst - r_src's image (Å)
+  float weight;
+};
+struct CentreRecord {
+  std::int64_t id, atoms, edges, cycles;
+  double target, masked;  // eV
+  double bins[4];         // Table 6: high, medium, low, random
 };
 
-void write_explanations(const std::string& path, const EdgeRows& e,
-                        const std::vector<std::int64_t>& centre_ids,
-                        const std::vector<double>& target, const std::vector<double>& masked,
-                        const std::vector<std::int64_t>& atoms,
-                        const std::vector<std::int64_t>& edges, const std::vector<double>& loss,
+void write_explanations(const std::string& path, const std::vector<EdgeRecord>& edges,
+                        const std::vector<CentreRecord>& centres, const std::vector<double>& loss,
                         std::int64_t steps, const std::string& options) {
+  auto column = [](const auto& rows, auto field) {
+    std::vector<std::decay_t<decltype(field(rows[0]))>> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back(field(r));
+    return out;
+  };
+  std::vector<std::int32_t> image;
+  std::vector<float> vec;
+  for (const EdgeRecord& e : edges)
+    for (int b = 0; b < 3; ++b) {
+      image.push_back(e.image[b]);
+      vec.push_back(e.vec[b]);
+    }
   AtomicFile out(path);
   {
     const std::string tmp = out.temp_path().string();
@@ -97,31 +114,46 @@ void write_explanations(const std::string& path, const EdgeRows& e,
     h5::write_attribute(root, "options", options);
     h5::Handle eg = h5::create_group(root, "edges");
     h5::Location el{eg.get(), tmp, "/edges"};
-    const auto ne = static_cast<hsize_t>(e.weight.size());
-    h5::write<std::int64_t>(el, "centre", {ne}, e.centre.data());
-    h5::write<std::int64_t>(el, "src", {ne}, e.src.data());
-    h5::write<std::int64_t>(el, "dst", {ne}, e.dst.data());
-    h5::write<std::int32_t>(el, "image", {ne, 3}, e.image.data());
-    h5::write<float>(el, "vec", {ne, 3}, e.vec.data());
-    h5::write<float>(el, "weight", {ne}, e.weight.data());
+    const auto ne = static_cast<hsize_t>(edges.size());
+    h5::write<std::int64_t>(el, "centre", {ne},
+                            column(edges, [](const EdgeRecord& e) { return e.centre; }).data());
+    h5::write<std::int64_t>(el, "src", {ne},
+                            column(edges, [](const EdgeRecord& e) { return e.src; }).data());
+    h5::write<std::int64_t>(el, "dst", {ne},
+                            column(edges, [](const EdgeRecord& e) { return e.dst; }).data());
+    h5::write<std::int32_t>(el, "image", {ne, 3}, image.data());
+    h5::write<float>(el, "vec", {ne, 3}, vec.data());
+    h5::write<float>(el, "weight", {ne},
+                     column(edges, [](const EdgeRecord& e) { return e.weight; }).data());
     h5::Handle cg = h5::create_group(root, "centres");
     h5::Location cl{cg.get(), tmp, "/centres"};
-    const auto nc = static_cast<hsize_t>(centre_ids.size());
-    h5::write<std::int64_t>(cl, "id", {nc}, centre_ids.data());
-    h5::write<double>(cl, "prediction", {nc}, target.data());
-    h5::write<double>(cl, "masked_prediction", {nc}, masked.data());
-    h5::write<std::int64_t>(cl, "subgraph_atoms", {nc}, atoms.data());
-    h5::write<std::int64_t>(cl, "subgraph_edges", {nc}, edges.data());
+    const auto nc = static_cast<hsize_t>(centres.size());
+    h5::write<std::int64_t>(cl, "id", {nc},
+                            column(centres, [](const CentreRecord& c) { return c.id; }).data());
+    h5::write<double>(cl, "prediction", {nc},
+                      column(centres, [](const CentreRecord& c) { return c.target; }).data());
+    h5::write<double>(cl, "masked_prediction", {nc},
+                      column(centres, [](const CentreRecord& c) { return c.masked; }).data());
+    h5::write<std::int64_t>(cl, "subgraph_atoms", {nc},
+                            column(centres, [](const CentreRecord& c) { return c.atoms; }).data());
+    h5::write<std::int64_t>(cl, "subgraph_edges", {nc},
+                            column(centres, [](const CentreRecord& c) { return c.edges; }).data());
     h5::write<double>(cl, "loss", {nc, static_cast<hsize_t>(steps)}, loss.data());
   }
   out.commit();
 }
 
+// Rank 0 receives every rank's records, in rank order (collective).
+template <typename Record>
+std::vector<Record> to_root(const std::vector<Record>& mine, const char* what) {
+  std::vector<std::vector<Record>> out(static_cast<std::size_t>(mpi::size()));
+  out[0] = mine;
+  return alltoall_records(MPI_COMM_WORLD, out, nullptr, what);
+}
+
 int run(const po::variables_map& vm) {
   if (!vm.count("model") || !vm.count("structure"))
     throw UsageError("usage: symgnn-dist explain MODEL.h5 STRUCTURE --out DIR");
-  if (mpi::size() > 1)
-    throw UsageError("explain runs in one process for now (threads: --threads); not under MPI");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
   std::shared_ptr<Backend<float>> backend =
       make_backend<float>(vm["device"].as<std::string>(), mpi::local_rank());
@@ -142,7 +174,9 @@ int run(const po::variables_map& vm) {
   const int hops =
       vm["hops"].as<int>() > 0 ? vm["hops"].as<int>() : static_cast<int>(setup.model.heads.size());
 
-  std::vector<StructureBlock> blocks = read_blocks({path}, read_options(vm));
+  // Centres are independent: every rank holds the whole structure and explains a contiguous
+  // block of the centres, so that rank 0 receives them in order.
+  std::vector<StructureBlock> blocks = read_structure_blocks(path, read_options(vm), MPI_COMM_SELF);
   if (blocks.size() != 1)
     throw UsageError("explain: " + path + " holds " + std::to_string(blocks.size()) +
                      " structures; give a file of one");
@@ -156,98 +190,127 @@ int run(const po::variables_map& vm) {
   double scale = 1;
   const auto transforms = eval_transforms(model, setup, &scale);
   const double ls = setup.model.label_std, lm = setup.model.label_mean;
-
-  std::filesystem::create_directories(out_dir);
-  EdgeRows rows;
-  std::vector<std::int64_t> ids, atoms, edges;
-  std::vector<double> target, masked, losses;
-  std::vector<double> importance(static_cast<std::size_t>(g.num_nodes), 0.0);
   const bool homology = !vm.count("no-homology");
-  std::ostringstream table;  // Table 6, per centre
-  table << "centre,cycles,high,medium,low,random\n";
-  double bin_sums[4] = {0, 0, 0, 0};
-  std::printf("explaining %zu atom%s of %s: %d-hop subgraphs, %d steps\n", centres.size(),
-              centres.size() == 1 ? "" : "s", path.c_str(), hops, cfg.steps);
-  for (const std::int64_t c : centres) {
+  const int rank = mpi::rank(), ranks = mpi::size();
+  const auto nc = static_cast<std::int64_t>(centres.size());
+  const std::int64_t first = nc * rank / ranks, last = nc * (rank + 1) / ranks;
+  if (rank == 0)
+    std::printf(
+        "explaining %zu atom%s of %s: %d-hop subgraphs, %d steps%s\n", centres.size(),
+        centres.size() == 1 ? "" : "s", path.c_str(), hops, cfg.steps,
+        ranks > 1 ? (", centres over " + std::to_string(ranks) + " ranks (rank 0's below)").c_str()
+                  : "");
+  std::fflush(stdout);
+
+  std::vector<EdgeRecord> edge_rows;
+  std::vector<CentreRecord> centre_rows;
+  std::vector<double> losses;
+  for (std::int64_t k = first; k < last; ++k) {
+    const std::int64_t c = centres[static_cast<std::size_t>(k)];
     const auto t0 = std::chrono::steady_clock::now();
     // With as many hops as layers, each layer runs only where it still reaches the centre.
     const Subgraph sub = in_subgraph(g, node_of[static_cast<std::size_t>(c)], hops,
                                      hops == static_cast<int>(setup.model.heads.size()));
     const Explanation ex = explain_centre(model, sub, transforms, scale, cfg);
-    const std::int64_t id = s.ids[static_cast<std::size_t>(c)];
+    CentreRecord cr{};
+    cr.id = s.ids[static_cast<std::size_t>(c)];
+    cr.atoms = sub.batch.num_nodes;
+    cr.edges = sub.batch.num_edges;
+    cr.target = ex.target * ls + lm;
+    cr.masked = ex.masked * ls + lm;
     for (std::int64_t e = 0; e < sub.batch.num_edges; ++e) {
       const auto pe = static_cast<std::size_t>(sub.parent_edge[static_cast<std::size_t>(e)]);
-      const auto si = static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.src[pe])]);
-      const auto di = static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.dst[pe])]);
-      const float w = ex.weight[static_cast<std::size_t>(e)];
-      rows.centre.push_back(id);
-      rows.src.push_back(s.ids[si]);
-      rows.dst.push_back(s.ids[di]);
+      EdgeRecord r{};
+      r.centre = cr.id;
+      r.src = s.ids[static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.src[pe])])];
+      r.dst = s.ids[static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.dst[pe])])];
       const std::uint16_t code = g.edge_image[pe];
       for (int b = 0; b < 3; ++b) {
-        rows.image.push_back(((code >> (5 * b)) & 31) - 16);
-        rows.vec.push_back(g.vec[3 * pe + static_cast<std::size_t>(b)]);
+        r.image[b] = ((code >> (5 * b)) & 31) - 16;
+        r.vec[b] = g.vec[3 * pe + static_cast<std::size_t>(b)];
       }
-      rows.weight.push_back(w);
-      importance[si] += w;
-      importance[di] += w;
+      r.weight = ex.weight[static_cast<std::size_t>(e)];
+      edge_rows.push_back(r);
     }
     if (homology) {
       const double* p = &s.positions[static_cast<std::size_t>(3 * c)];
       const auto cycles = h1_optimal_cycles(unwrapped_positions(sub, {p[0], p[1], p[2]}));
       const CycleBins bins = cycle_bins(sub, ex.weight, cycles, 10, cfg.seed);
-      table << id << "," << cycles.size() << "," << bins.high << "," << bins.medium << ","
-            << bins.low << "," << bins.random << "\n";
-      const double v[4] = {bins.high, bins.medium, bins.low, bins.random};
-      for (int k = 0; k < 4; ++k) bin_sums[k] += v[k];
+      cr.cycles = static_cast<std::int64_t>(cycles.size());
+      cr.bins[0] = bins.high;
+      cr.bins[1] = bins.medium;
+      cr.bins[2] = bins.low;
+      cr.bins[3] = bins.random;
     }
-    ids.push_back(id);
-    atoms.push_back(sub.batch.num_nodes);
-    edges.push_back(sub.batch.num_edges);
-    target.push_back(ex.target * ls + lm);
-    masked.push_back(ex.masked * ls + lm);
+    centre_rows.push_back(cr);
     losses.insert(losses.end(), ex.loss.begin(), ex.loss.end());
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string computed;  // the edges each layer computes on
-    for (const LayerPrefix& p : sub.batch.layer_prefix)
-      computed += (computed.empty() ? " (by layer: " : "/") + std::to_string(p.edges);
+    for (const LayerPrefix& lp : sub.batch.layer_prefix)
+      computed += (computed.empty() ? " (by layer: " : "/") + std::to_string(lp.edges);
     if (!computed.empty()) computed += ")";
     std::printf(
         "atom %lld: %lld atoms / %lld edges%s; loss %.4g -> %.4g; prediction %.4f eV, masked "
         "%.4f eV; %.1f s\n",
-        static_cast<long long>(id), static_cast<long long>(sub.batch.num_nodes),
-        static_cast<long long>(sub.batch.num_edges), computed.c_str(), ex.loss.front(),
-        ex.loss.back(), target.back(), masked.back(), secs);
+        static_cast<long long>(cr.id), static_cast<long long>(cr.atoms),
+        static_cast<long long>(cr.edges), computed.c_str(), ex.loss.front(), ex.loss.back(),
+        cr.target, cr.masked, secs);
     std::fflush(stdout);
   }
+  edge_rows = to_root(edge_rows, "explain: gathering edge weights");
+  centre_rows = to_root(centre_rows, "explain: gathering centres");
+  losses = to_root(losses, "explain: gathering loss curves");
+  if (rank != 0) return 0;
+
+  std::filesystem::create_directories(out_dir);
   const std::string stem =
       (std::filesystem::path(out_dir) / std::filesystem::path(path).stem()).string();
   std::ostringstream opts;
   opts << "model=" << model_path << " structure=" << path << " hops=" << hops
        << " steps=" << cfg.steps << " lr=" << cfg.lr << " size_coef=" << cfg.size_coef
        << " entropy_coef=" << cfg.entropy_coef << " seed=" << cfg.seed;
-  write_explanations(stem + ".explain.h5", rows, ids, target, masked, atoms, edges, losses,
-                     cfg.steps, opts.str());
+  write_explanations(stem + ".explain.h5", edge_rows, centre_rows, losses, cfg.steps, opts.str());
   if (homology) {
-    const double nc = static_cast<double>(centres.size());
-    table << "mean,"
-          << "," << bin_sums[0] / nc << "," << bin_sums[1] / nc << "," << bin_sums[2] / nc << ","
-          << bin_sums[3] / nc << "\n";
+    std::ostringstream table;  // Table 6, per centre and the mean
+    table << "centre,cycles,high,medium,low,random\n";
+    double mean[4] = {0, 0, 0, 0};
+    for (const CentreRecord& cr : centre_rows) {
+      table << cr.id << "," << cr.cycles;
+      for (int b = 0; b < 4; ++b) {
+        table << "," << cr.bins[b];
+        mean[b] += cr.bins[b] / static_cast<double>(nc);
+      }
+      table << "\n";
+    }
+    table << "mean,," << mean[0] << "," << mean[1] << "," << mean[2] << "," << mean[3] << "\n";
     write_text_atomically(stem + ".table6.csv", table.str());
     std::printf(
         "optimal H1 cycles per edge, mean over %zu centre%s (the paper's Table 6 in brackets):\n"
         "  high %.3f (4.130)  medium %.3f (1.202)  low %.3f (0.874)  random %.3f (1.148)\n"
         "wrote %s.table6.csv\n",
-        centres.size(), centres.size() == 1 ? "" : "s", bin_sums[0] / nc, bin_sums[1] / nc,
-        bin_sums[2] / nc, bin_sums[3] / nc, stem.c_str());
+        centres.size(), centres.size() == 1 ? "" : "s", mean[0], mean[1], mean[2], mean[3],
+        stem.c_str());
+  }
+  // Per-atom importance: the sum of the weights of its edges, over every centre (in order).
+  std::vector<std::pair<std::int64_t, std::int64_t>> by_id;  // (atom id, input index), sorted
+  for (std::size_t i = 0; i < s.ids.size(); ++i) by_id.emplace_back(s.ids[i], i);
+  std::sort(by_id.begin(), by_id.end());
+  auto index = [&](std::int64_t id) {
+    return static_cast<std::size_t>(
+        std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, std::int64_t{-1}))->second);
+  };
+  std::vector<double> importance(s.ids.size(), 0.0);
+  for (const EdgeRecord& e : edge_rows) {
+    importance[index(e.src)] += e.weight;
+    importance[index(e.dst)] += e.weight;
   }
   Structure& out = loaded.blocks[0].part;
   out.properties.erase(std::remove_if(out.properties.begin(), out.properties.end(),
                                       [](const AtomProperty& a) { return a.name == "importance"; }),
                        out.properties.end());
   out.properties.push_back({"importance", 1, false, importance});
-  write_structure_blocks(stem + ".explain.extxyz", loaded.blocks, Format::kExtXYZ, MPI_COMM_WORLD);
+  write_structure_blocks(stem + ".explain.extxyz", loaded.blocks, Format::kExtXYZ, MPI_COMM_SELF);
   std::printf("wrote %s.explain.h5 (edge weights) and %s.explain.extxyz (importance)\n",
               stem.c_str(), stem.c_str());
   return 0;
