@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
 #include <set>
+#include <sstream>
 
 #include "explain/cycle_bins.hpp"
 #include "explain/homology.hpp"
@@ -111,6 +117,83 @@ TEST(Homology, UnwrappedPositionsFollowTheEdgeVectors) {
   const CycleBins bins = cycle_bins(s, w, cycles, 1, 0);
   EXPECT_EQ(bins.high, 1.0);
   EXPECT_EQ(bins.low, 0.0);
+}
+
+// Our pairs and optimal cycles against HomCloud's own (PyPI homcloud, which tools/setup.sh installs
+// into the build folder's homcloud-venv where it can) on a jittered lattice of 125 atoms.
+TEST(Homology, PairsAndOptimalCyclesMatchHomCloud) {
+  const std::string python = SYMGNN_HOMCLOUD_PYTHON;
+  if (std::system((python + " -c 'import homcloud.interface' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "HomCloud is not importable from " << python
+                 << " (tools/setup.sh installs it from PyPI; it failed or PyPI was unreachable)";
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> jitter(-0.8, 0.8);
+  std::vector<std::array<double, 3>> pts;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      for (int k = 0; k < 5; ++k)
+        pts.push_back({2.5 * i + jitter(rng), 2.5 * j + jitter(rng), 2.5 * k + jitter(rng)});
+  const test::TempDir dir;
+  std::ostringstream text;
+  text.precision(17);
+  for (const auto& p : pts) text << p[0] << " " << p[1] << " " << p[2] << "\n";
+  const std::string in = dir.write("points.txt", text.str()), out = dir.file("pairs.txt");
+  const std::string script = std::string(SYMGNN_REPO_DIR) + "/tests/homcloud_cycles.py";
+  ASSERT_EQ(std::system((python + " " + script + " " + in + " " + out).c_str()), 0);
+
+  // HomCloud's pairs by (birth, death), each with its cycle's edges.
+  std::map<std::pair<double, double>, std::set<std::array<int, 2>>> theirs;
+  std::ifstream f(out);
+  for (std::string line; std::getline(f, line);) {
+    std::istringstream row(line);
+    double birth = 0, death = 0;
+    row >> birth >> death;
+    std::set<std::array<int, 2>> cycle;
+    for (int a = 0, b = 0; row >> a >> b;) cycle.insert({a, b});
+    theirs[{birth, death}] = cycle;
+  }
+  std::vector<CyclePair> ours;
+  for (const CyclePair& p : h1_optimal_cycles(pts))
+    if (p.death > p.birth) ours.push_back(p);
+  ASSERT_GT(ours.size(), 20u);
+  ASSERT_EQ(ours.size(), theirs.size());
+  std::size_t same_cycle = 0;
+  for (const CyclePair& p : ours) {
+    // The nearest of their pairs (filtration values agree to round-off, not bit for bit).
+    auto best = theirs.begin();
+    double gap = INFINITY;
+    for (auto it = theirs.begin(); it != theirs.end(); ++it) {
+      const double g = std::abs(it->first.first - p.birth) + std::abs(it->first.second - p.death);
+      if (g < gap) gap = g, best = it;
+    }
+    ASSERT_LT(gap, 1e-9 * (1 + p.death)) << "pair (" << p.birth << ", " << p.death << ")";
+    // Optimal cycles may tie in length (breadth-first search picks one of the shortest loops,
+    // in an order of its own); the length is what the definition fixes.
+    EXPECT_EQ(p.cycle.size(), best->second.size()) << "pair (" << p.birth << ", " << p.death << ")";
+    const std::set<std::array<int, 2>> cycle(p.cycle.begin(), p.cycle.end());
+    same_cycle += cycle == best->second;
+    // Ours is a simple loop through the birth edge: every vertex on two of its edges, connected.
+    EXPECT_TRUE(cycle.count(p.birth_edge));
+    std::map<int, std::vector<int>> next;
+    for (const auto& e : cycle) {
+      next[e[0]].push_back(e[1]);
+      next[e[1]].push_back(e[0]);
+    }
+    std::size_t walked = 0;
+    for (int prev = -1, at = p.birth_edge[0]; walked == 0 || at != p.birth_edge[0]; ++walked) {
+      ASSERT_EQ(next[at].size(), 2u) << "vertex " << at;
+      const int to = next[at][0] != prev ? next[at][0] : next[at][1];
+      prev = at;
+      at = to;
+      ASSERT_LE(walked, cycle.size());
+    }
+    EXPECT_EQ(walked, cycle.size());
+  }
+  std::printf(
+      "HomCloud: %zu H1 pairs, the same births, deaths and cycle lengths; %zu of the "
+      "cycles the same edges, the rest other loops of the same length\n",
+      ours.size(), same_cycle);
+  EXPECT_GE(same_cycle, ours.size() / 2);
 }
 
 }  // namespace

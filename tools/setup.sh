@@ -8,7 +8,7 @@ build=${1:-$here/build}
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
           hdf5-tools libboost-program-options-dev libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev
           googletest libbenchmark-dev python3-torch python3-numpy python3-h5py python3-matplotlib
-          slurm-wlm munge libgudhi-dev libcgal-dev)
+          slurm-wlm munge libgudhi-dev libcgal-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,3 +29,15 @@ fi
 jobs=$(nproc)
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release ${SYMGNN_CMAKE_FLAGS:-} >/dev/null
 cmake --build "$build" -j "$jobs"
+
+# HomCloud (PyPI) in a virtual environment of the build folder, for the test that checks our
+# optimal cycles against it; that test skips, saying why, when this fails (no PyPI, no wheel).
+venv=$build/homcloud-venv
+if ! "$venv/bin/python" -c 'import homcloud.interface' 2>/dev/null; then
+  if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
+     "$venv/bin/pip" install -q --disable-pip-version-check homcloud==5.4.0; then
+    echo "setup: HomCloud installed in $venv"
+  else
+    echo "setup: HomCloud could not be installed; its cross-check test will skip"
+  fi
+fi
