@@ -22,6 +22,7 @@
 #include "backend/dual_array.hpp"
 #include "backend/gemm_mapping.hpp"
 #include "backend/kernels/dropout.hpp"
+#include "backend/reducer.hpp"
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
 #include "model/batch_on_backend.hpp"
@@ -760,6 +761,30 @@ TEST(Devices, NamesAreCheckedAndAMissingGpuIsAClearError) {
       EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
     }
   }
+}
+
+// The NCCL reducer on one rank (gpu-check.sh runs it where a GPU is lent): the sum of one rank's
+// buffer is that buffer, in place on the device; a build without CUDA says so.
+TEST(NcclReducer, OneRankSumsInPlaceOnTheDevice) {
+  const CudaStatus s = probe_cuda();
+  if (!s.built) {
+    try {
+      nccl_unique_id();
+      ADD_FAILURE() << "nccl_unique_id() without CUDA did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no CUDA backend"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  if (s.devices == 0) GTEST_SKIP() << "no CUDA device here: " << s.message;
+  const auto gpu = make_cuda_backend<float>(0);
+  const std::vector<float> v = random_floats(4099, 40);
+  Array<float> a(*gpu);
+  a.upload(v.data(), static_cast<std::int64_t>(v.size()), 1);
+  const auto reducer = make_nccl_reducer(nccl_unique_id(), 0, 1, 0);
+  EXPECT_EQ(reducer->name(), "nccl");
+  reducer->sum(a.ptr(), static_cast<std::int64_t>(v.size()));
+  EXPECT_EQ(a.download(), v);
 }
 
 }  // namespace

@@ -34,6 +34,9 @@ class Memory {
   virtual void copy_out(void* host, const void* device, std::size_t bytes) = 0;
   virtual void copy(void* to, const void* from, std::size_t bytes) = 0;  // within the backend
   virtual void zero(void* p, std::size_t bytes) = 0;
+  // Host memory for staging transfers (pinned on a GPU, so copies run at full speed).
+  virtual void* allocate_host(std::size_t bytes) { return ::operator new(bytes); }
+  virtual void deallocate_host(void* p) { ::operator delete(p); }
 };
 
 // A batch's graph arrays (and labels) in backend memory (model/batch.hpp describes them) and, for

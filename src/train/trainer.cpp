@@ -17,6 +17,7 @@
 #include "graph/neighbor.hpp"
 #include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
+#include "parallel/reducer.hpp"
 
 namespace symgnn {
 
@@ -377,7 +378,12 @@ TrainResult train(const TrainOptions& o) {
     return stop_signal() ? signal_name(stop_signal()) : "a signal on another rank";
   };
   Tensor<float> pred;
-  std::vector<double> grads;
+  // Each rank's share of a step's gradient, summed in one flat buffer where it lies (MPI on the
+  // CPU, NCCL on GPUs).
+  const std::unique_ptr<Reducer> reducer =
+      mpi::size() > 1 ? make_reducer(MPI_COMM_WORLD, *backend) : nullptr;
+  if (root && reducer)
+    std::printf("gradients summed over %d ranks by %s\n", mpi::size(), reducer->name().c_str());
   // The training batches in the backend's memory for the whole run (views on the CPU).
   std::vector<BatchOnBackend> resident(train_batches.size());
   for (std::size_t b = 0; b < train_batches.size(); ++b)
@@ -418,11 +424,7 @@ TrainResult train(const TrainOptions& o) {
                       batch.label[static_cast<std::size_t>(i)]);
       model.params().zero_grad();
       const auto dT = model.backward(batch);
-      if (lb.comm) {  // each rank holds its part's share of the gradient
-        grads.assign(model.params().grads().begin(), model.params().grads().end());
-        world.sum(grads.data(), static_cast<std::int64_t>(grads.size()));
-        std::copy(grads.begin(), grads.end(), model.params().grads().begin());
-      }
+      if (reducer) reducer->sum(model.params().backend_grads(), model.params().total());
       if (vm_mu >= 0) {  // dT is the whole batch's already
         VonMisesParams g;
         backprop_transforms(samples, dT, model.von_mises(), g);

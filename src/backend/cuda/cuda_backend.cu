@@ -97,6 +97,12 @@ class CudaBackend final : public Backend<T> {
     return p;
   }
   void deallocate(void* p) override { cudaFree(p); }
+  void* allocate_host(std::size_t bytes) override {
+    void* p = nullptr;
+    if (bytes) cuda::check(cudaMallocHost(&p, bytes), "cudaMallocHost");
+    return p;
+  }
+  void deallocate_host(void* p) override { cudaFreeHost(p); }
   void copy_in(void* device, const void* host, std::size_t bytes) override {
     if (bytes) cuda::check(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "to device");
   }

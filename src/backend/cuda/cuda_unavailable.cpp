@@ -1,5 +1,6 @@
 // Stands in for the CUDA backend in builds configured without it (SYMGNN_CUDA=OFF or no nvcc).
 #include "backend/backend.hpp"
+#include "backend/reducer.hpp"
 #include "core/error.hpp"
 
 namespace symgnn {
@@ -16,5 +17,13 @@ std::unique_ptr<Backend<T>> make_cuda_backend(int) {
 }
 template std::unique_ptr<Backend<float>> make_cuda_backend<float>(int);
 template std::unique_ptr<Backend<double>> make_cuda_backend<double>(int);
+
+NcclId nccl_unique_id() {
+  throw Error("NCCL: " + probe_cuda().message);
+}
+
+std::unique_ptr<Reducer> make_nccl_reducer(const NcclId&, int, int, int) {
+  throw Error("NCCL: " + probe_cuda().message);
+}
 
 }  // namespace symgnn
