@@ -63,9 +63,13 @@ MpiDefault=none
 JobRequeue=1
 ReturnToService=2
 MailProg=/bin/true
-NodeName=$host CPUs=$(nproc) RealMemory=$memory State=UNKNOWN
+GresTypes=gpu
+NodeName=$host CPUs=$(nproc) RealMemory=$memory Gres=gpu:2 State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+  # Two pretend GPUs (character devices that are not GPUs): the GPU job templates can be
+  # submitted and their launch lines checked; nothing runs on them.
+  printf 'NodeName=%s Name=gpu File=%s\n' "$host" /dev/null "$host" /dev/zero > "$dir/gres.conf"
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -f "$SLURM_CONF" || { slurm_cluster_fail "slurmctld did not start" "$dir"; return 1; }
   slurmd -f "$SLURM_CONF" || { slurm_cluster_fail "slurmd did not start" "$dir"; return 1; }

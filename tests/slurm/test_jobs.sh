@@ -116,4 +116,22 @@ wait_job "$id" scaling
 rows=$(($(wc -l < "$SYMGNN_OUT/scaling.csv") - 1))
 [ "$rows" -eq 4 ] || fail "scaling.csv has $rows rows, expected 4 (strong and weak, P = 1, 2)"
 echo "scaling.sbatch: job $id completed, $rows rows in scaling.csv and a plot"
+# 5. The GPU templates on the node's two pretend GPUs (tests/slurm/cluster.sh): one rank per GPU,
+# each bound to one, and --device cuda in every launch line. SYMGNN_DRY_RUN prints the lines
+# instead of running them: this machine has no GPU to run them on.
+export SYMGNN_DRY_RUN=1 SYMGNN_INPUT=$work/predict/input.h5
+for kind in train predict scaling; do
+  export SYMGNN_OUT=$work/$kind-gpu
+  id=$(submit "$kind-gpu" "$kind-gpu.sbatch" --gpus-per-node=2)
+  wait_job "$id" "$kind-gpu"
+  scontrol show job "$id" | grep -Eq "gres[/:]gpu[:=]2" || fail "$kind-gpu.sbatch holds no GPUs"
+  line=$(grep "^launch: " "$work/$kind-gpu.out") || fail "$kind-gpu.sbatch launched nothing"
+  case $kind in
+    scaling) want="--launcher srun --launcher-args=--mpi=pmix --gpus-per-task=1 --gpu-bind=closest .*--device cuda" ;;
+    *) want="^launch: srun --mpi=pmix --cpus-per-task=1 --gpus-per-task=1 --gpu-bind=closest $bin $kind .*--device cuda" ;;
+  esac
+  grep -q -- "$want" <<< "$line" || fail "$kind-gpu.sbatch launched: $line"
+  echo "$kind-gpu.sbatch: job $id holds 2 GPUs; ${line:0:100}..."
+done
+unset SYMGNN_DRY_RUN
 echo "SLURM job templates: all passed"
