@@ -27,6 +27,7 @@
 #include "graph/neighbor.hpp"
 #include "model/batch_on_backend.hpp"
 #include "model/symgnn.hpp"
+#include "separate_memory_backend.hpp"
 #include "train/optimizer.hpp"
 
 namespace symgnn {
@@ -46,132 +47,6 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& want
   for (std::size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], want[i], tol * (1 + std::abs(want[i]))) << what << " at " << i;
 }
-
-// The CPU backend behind a memory of its own: arrays are host memory, but the model must treat
-// them as a device's (host_memory() is false), so every upload, download and DualArray sync of
-// the device path runs here, and a missing one changes the results.
-class SeparateMemoryBackend final : public Backend<float> {
- public:
-  std::string name() const override { return "cpu-separate"; }
-  bool host_memory() const override { return false; }
-  void* allocate(std::size_t bytes) override { return ::operator new(bytes); }
-  void deallocate(void* p) override { ::operator delete(p); }
-  void copy_in(void* d, const void* h, std::size_t b) override {
-    ++uploads;
-    std::memcpy(d, h, b);
-  }
-  void copy_out(void* h, const void* d, std::size_t b) override {
-    ++downloads;
-    std::memcpy(h, d, b);
-  }
-  void copy(void* to, const void* from, std::size_t b) override { std::memcpy(to, from, b); }
-  void zero(void* p, std::size_t b) override { std::memset(p, 0, b); }
-
-  void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-            const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
-            float* c, std::int64_t ldc) override {
-    cpu_->gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-  void broadcast_rows(std::int64_t n, std::int64_t c, const float* row, float* Y) override {
-    cpu_->broadcast_rows(n, c, row, Y);
-  }
-  void axpy(std::int64_t count, float alpha, const float* x, float* y) override {
-    cpu_->axpy(count, alpha, x, y);
-  }
-  void add_from_host(std::int64_t count, const float* x, float* y) override {
-    cpu_->add_from_host(count, x, y);
-  }
-  void column_sums(std::int64_t n, std::int64_t c, const float* A, const float* B, double* out,
-                   double* out2) override {
-    cpu_->column_sums(n, c, A, B, out, out2);
-  }
-  void affine_columns(std::int64_t n, std::int64_t c, const float* X, const float* scale,
-                      const float* shift, float* Y) override {
-    cpu_->affine_columns(n, c, X, scale, shift, Y);
-  }
-  void affine_gradient(std::int64_t n, std::int64_t c, const float* X, const float* dY,
-                       const float* k, const float* a, const float* b, float* dX) override {
-    cpu_->affine_gradient(n, c, X, dY, k, a, b, dX);
-  }
-  void relu_forward(std::int64_t count, const float* X, float* Y) override {
-    cpu_->relu_forward(count, X, Y);
-  }
-  void relu_backward(std::int64_t count, const float* Y, const float* dY, float* dX) override {
-    cpu_->relu_backward(count, Y, dY, dX);
-  }
-  void leaky_relu_forward(std::int64_t count, float slope, const float* X, float* Y) override {
-    cpu_->leaky_relu_forward(count, slope, X, Y);
-  }
-  double leaky_relu_backward(std::int64_t count, float slope, const float* X, const float* dY,
-                             float* dX) override {
-    return cpu_->leaky_relu_backward(count, slope, X, dY, dX);
-  }
-  void dropout_apply(std::int64_t count, const std::uint8_t* mask, float scale, float* x) override {
-    cpu_->dropout_apply(count, mask, scale, x);
-  }
-  void embedding_forward(std::int64_t n, std::int64_t c, const std::int32_t* index,
-                         const float* table, float* Y) override {
-    cpu_->embedding_forward(n, c, index, table, Y);
-  }
-  void embedding_backward(std::int64_t n, std::int64_t c, std::int64_t rows,
-                          const std::int32_t* index, const float* dY, float* dtable) override {
-    cpu_->embedding_backward(n, c, rows, index, dY, dtable);
-  }
-  void edge_inputs(std::int64_t m, const float* vec, const float* t, float* x) override {
-    cpu_->edge_inputs(m, vec, t, x);
-  }
-  void transform_gradient(std::int64_t m, const float* vec, const float* dx, double* out) override {
-    cpu_->transform_gradient(m, vec, dx, out);
-  }
-  void dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* ids,
-                    const std::uint16_t* images, std::uint32_t lane0, const kernels::PhiloxKey& key,
-                    float p, std::uint8_t* mask) override {
-    cpu_->dropout_mask(rows, d, ids, images, lane0, key, p, mask);
-  }
-  double squared_error(std::int64_t n, const float* pred, const float* label, double mean,
-                       double std, float* d_pred) override {
-    return cpu_->squared_error(n, pred, label, mean, std, d_pred);
-  }
-  double sum_squares(std::int64_t count, const float* x) override {
-    return cpu_->sum_squares(count, x);
-  }
-  void scale(std::int64_t count, float alpha, float* x) override { cpu_->scale(count, alpha, x); }
-  void adam_step(std::int64_t count, const kernels::AdamStep<float>& step, float* params,
-                 const float* grads, float* m, float* v, float* v_max) override {
-    cpu_->adam_step(count, step, params, grads, m, v, v_max);
-  }
-  void egat_forward(const GraphView& g, int heads, int d, const float* h, const float* f,
-                    const EgatParams<float>& p, const float* w, float* out,
-                    const EgatSaved<float>& saved, float* u, EdgeMoments* moments,
-                    const EdgeChunkFn<float>& on_chunk) override {
-    cpu_->egat_forward(g, heads, d, h, f, p, w, out, saved, u, moments, on_chunk);
-  }
-  void egat_edge_features(const GraphView& g, int heads, int d, const float* h, const float* f,
-                          const EgatParams<float>& p, float* u,
-                          const EdgeChunkFn<float>& on_chunk) override {
-    cpu_->egat_edge_features(g, heads, d, h, f, p, u, on_chunk);
-  }
-  void egat_backward(const GraphView& g, int heads, int d, const float* h, const float* f,
-                     const EgatParams<float>& p, const float* w, const EgatSaved<float>& saved,
-                     const float* d_out, const EdgePathGrad<float>& edge, float* u, float* dh,
-                     float* df, const EgatParams<float>& grad, float* dw) override {
-    cpu_->egat_backward(g, heads, d, h, f, p, w, saved, d_out, edge, u, dh, df, grad, dw);
-  }
-  void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<float>& saved,
-                      const float* w, float* out) override {
-    cpu_->egat_aggregate(g, heads, d, saved, w, out);
-  }
-  void egat_edge_weight_gradient(const GraphView& g, int heads, int d,
-                                 const EgatSaved<float>& saved, const float* d_out,
-                                 float* dw) override {
-    cpu_->egat_edge_weight_gradient(g, heads, d, saved, d_out, dw);
-  }
-
-  int uploads = 0, downloads = 0;
-
- private:
-  std::unique_ptr<Backend<float>> cpu_ = make_cpu_backend<float>();
-};
 
 // A backend by its --device name, or the CPU behind a memory of its own ("cpu-separate").
 std::shared_ptr<Backend<float>> make_test_backend(const std::string& name) {
@@ -491,6 +366,36 @@ TEST_P(BackendOps, EgatMatchesTheDoublePrecisionCpuBackend) {
   be->egat_edge_weight_gradient(batch_here.view(), heads, d, {alpha.ptr(), mm.ptr()}, dev[8].ptr(),
                                 dw_alone.ptr());
   expect_close(dw_alone.download(), dw_d, 2e-4, "egat_edge_weight_gradient");
+}
+
+// The halo exchange's row moves: gathers, scatters, and sums of several rows into one in order.
+TEST_P(BackendOps, HaloRowsMoveAndAddInOrder) {
+  const std::int64_t n = 9, cols = 5;
+  const auto x = random_floats(n * cols, 41);
+  const std::vector<std::int64_t> rows = {7, 2, 2, 0}, distinct = {8, 3, 1};
+  Array<float> dx = put(x, cols), out = empty<float>(4, cols);
+  Array<std::int64_t> dr = put(rows), dd = put(distinct);
+  be->gather_rows(4, cols, dr.ptr(), dx.ptr(), out.ptr());
+  const auto got = out.download();
+  for (std::int64_t k = 0; k < 4; ++k)
+    for (std::int64_t c = 0; c < cols; ++c)
+      ASSERT_EQ(got[k * cols + c], x[rows[k] * cols + c]) << "gather " << k;
+  be->scatter_rows(3, cols, dd.ptr(), out.ptr(), dx.ptr());
+  auto want = x;
+  for (std::int64_t k = 0; k < 3; ++k)
+    for (std::int64_t c = 0; c < cols; ++c) want[distinct[k] * cols + c] = got[k * cols + c];
+  EXPECT_EQ(dx.download(), want);
+  // Row 4 receives in rows 3, 0, 2 of `in` (in that order), row 6 none, row 5 row 1.
+  const std::vector<std::int64_t> to = {4, 6, 5}, first = {0, 3, 3, 4}, items = {3, 0, 2, 1};
+  Array<std::int64_t> dt = put(to), df = put(first), di = put(items);
+  be->add_row_groups(3, cols, dt.ptr(), df.ptr(), di.ptr(), out.ptr(), dx.ptr());
+  for (std::int64_t c = 0; c < cols; ++c) {
+    float s = want[4 * cols + c];
+    for (const std::int64_t k : {3, 0, 2}) s += got[k * cols + c];
+    want[4 * cols + c] = s;
+    want[5 * cols + c] += got[1 * cols + c];
+  }
+  EXPECT_EQ(dx.download(), want);
 }
 
 TEST_P(BackendOps, LossNormScaleAndAdam) {

@@ -164,6 +164,19 @@ class Backend : public Memory {
                             const std::uint16_t* images, std::uint32_t lane0,
                             const kernels::PhiloxKey& key, float p, std::uint8_t* mask) = 0;
 
+  // --- halo rows (parallel/comm): row indices in backend memory, rows `cols` wide -------------
+  // out[k] = x[rows[k]].
+  virtual void gather_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
+                           const T* x, T* out) = 0;
+  // x[rows[k]] = in[k] (distinct rows).
+  virtual void scatter_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
+                            const T* in, T* x) = 0;
+  // x[rows[j]] += in[items[first[j]]] + ... + in[items[first[j + 1] - 1]], in that order, for
+  // each of `groups` distinct rows (kernels/rows.hpp).
+  virtual void add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                              const std::int64_t* first, const std::int64_t* items, const T* in,
+                              T* x) = 0;
+
   // --- a training step's end --------------------------------------------------------------------
   // The MSE's terms on standardised labels: r_i = pred_i - (label_i - mean) / std and
   // d_pred_i = 2 r_i (the gradient of the sum; the caller scales it by 1 / atoms once the atoms

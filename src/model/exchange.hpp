@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "backend/backend.hpp"
+
 namespace symgnn {
 
 class Exchange {
@@ -12,12 +14,15 @@ class Exchange {
   virtual ~Exchange() = default;
   // Sums `values` over every rank that holds part of the batch (BatchNorm statistics, the loss).
   virtual void sum(double* /*values*/, std::int64_t /*count*/) const {}
-  // forward_comm: ghost rows (after the owned ones) of `rows` (cols wide) receive their owners'
-  // rows. reverse_comm: ghost rows are added into their owners' rows and set to zero.
-  virtual void forward_comm(float* /*rows*/, std::int64_t /*cols*/) const {}
-  virtual void forward_comm(double* /*rows*/, std::int64_t /*cols*/) const {}
-  virtual void reverse_comm(float* /*rows*/, std::int64_t /*cols*/) const {}
-  virtual void reverse_comm(double* /*rows*/, std::int64_t /*cols*/) const {}
+  // On `rows` (cols wide) in the backend's memory. forward_comm: ghost rows (after the owned ones)
+  // receive their owners' rows. reverse_comm: ghost rows are added into their owners' rows and
+  // set to zero.
+  virtual void forward_comm(Backend<float>& /*be*/, float* /*rows*/, std::int64_t /*cols*/) const {}
+  virtual void forward_comm(Backend<double>& /*be*/, double* /*rows*/,
+                            std::int64_t /*cols*/) const {}
+  virtual void reverse_comm(Backend<float>& /*be*/, float* /*rows*/, std::int64_t /*cols*/) const {}
+  virtual void reverse_comm(Backend<double>& /*be*/, double* /*rows*/,
+                            std::int64_t /*cols*/) const {}
 
   static const Exchange& whole();  // the batch is all here
 };

@@ -202,19 +202,10 @@ void SymGNN<T>::add_to_gradient(int id, const T* host_increment) {
 
 template <typename T>
 void SymGNN<T>::halo_exchange(Array<T>& rows, std::int64_t cols, bool reverse) {
-  auto comm = [&](T* p) {
-    if (reverse)
-      ex_->reverse_comm(p, cols);
-    else
-      ex_->forward_comm(p, cols);
-  };
-  if (backend_->host_memory() || ex_ == &Exchange::whole()) {
-    comm(rows.ptr());
-    return;
-  }
-  std::vector<T> host = rows.download();
-  comm(host.data());
-  rows.upload(host.data(), rows.rows(), rows.cols());
+  if (reverse)
+    ex_->reverse_comm(*backend_, rows.ptr(), cols);
+  else
+    ex_->forward_comm(*backend_, rows.ptr(), cols);
 }
 
 template <typename T>

@@ -190,8 +190,8 @@ class SymGNN {
     a.resize(rows, cols);
     return a.ptr();
   }
-  // The halo exchange on backend arrays (staged through the host for a device backend):
-  // forward_comm (owners to ghosts), or reverse_comm (ghosts added back to owners).
+  // The halo exchange on backend arrays: forward_comm (owners to ghosts), or reverse_comm
+  // (ghosts added back to owners).
   void halo_exchange(Array<T>& rows, std::int64_t cols, bool reverse);
   // Sums EGAT's edge moments over the batch; returns the batch's edge count.
   std::int64_t reduce_moments(EdgeMoments& moments, std::int64_t m) const;

@@ -1,10 +1,14 @@
 #include "parallel/comm.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
+#include <map>
+#include <memory>
 
 #include "core/error.hpp"
 #include "parallel/mpi_env.hpp"
+#include "parallel/reducer.hpp"
 
 namespace symgnn {
 
@@ -75,7 +79,6 @@ Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost
     const auto q = static_cast<std::size_t>(r);
     if (want_count[q] == 0 && asked_count[q] == 0) continue;
     peers_.push_back(r);
-    send_first_.push_back(static_cast<int>(send_rows_.size()));
     send_count_.push_back(asked_count[q]);
     for (int k = 0; k < asked_count[q]; ++k) {
       const std::int64_t row = asked_all[static_cast<std::size_t>(asked_first[q] + k)];
@@ -84,9 +87,21 @@ Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost
                     std::to_string(row) + " of " + std::to_string(num_owned));
       send_rows_.push_back(row);
     }
-    recv_first_.push_back(static_cast<int>(recv_rows_.size()));
     recv_count_.push_back(want_count[q]);
     recv_rows_.insert(recv_rows_.end(), into[q].begin(), into[q].end());
+  }
+  // reverse_comm adds, into each owned row, what the peers send back for it and then its own
+  // ghost images, in that order.
+  std::map<std::int64_t, std::vector<std::int64_t>> adds;
+  for (std::size_t k = 0; k < send_rows_.size(); ++k)
+    adds[send_rows_[k]].push_back(static_cast<std::int64_t>(k));
+  for (std::size_t k = 0; k < self_from_.size(); ++k)
+    adds[self_from_[k]].push_back(static_cast<std::int64_t>(send_rows_.size() + k));
+  group_first_.push_back(0);
+  for (const auto& [row, items] : adds) {
+    group_rows_.push_back(row);
+    group_items_.insert(group_items_.end(), items.begin(), items.end());
+    group_first_.push_back(static_cast<std::int64_t>(group_items_.size()));
   }
   const int k = static_cast<int>(peers_.size());
   mpi::check(
@@ -99,63 +114,97 @@ Comm::~Comm() {
   if (graph_ != MPI_COMM_NULL && mpi::active()) MPI_Comm_free(&graph_);
 }
 
+Comm::Lists Comm::lists(Memory& memory) const {
+  const std::vector<std::int64_t>* host[] = {&send_rows_,  &recv_rows_,   &self_from_,  &self_to_,
+                                             &group_rows_, &group_first_, &group_items_};
+  Lists l;
+  l.uploaded.reserve(7);
+  const std::int64_t** at[] = {&l.send,       &l.recv,        &l.self_from,  &l.self_to,
+                               &l.group_rows, &l.group_first, &l.group_items};
+  for (std::size_t k = 0; k < 7; ++k) {
+    if (memory.host_memory()) {
+      *at[k] = host[k]->data();
+      continue;
+    }
+    l.uploaded.emplace_back(memory);
+    l.uploaded.back().upload(host[k]->data(), static_cast<std::int64_t>(host[k]->size()), 1);
+    *at[k] = l.uploaded.back().ptr();
+  }
+  return l;
+}
+
 void Comm::sum(double* values, std::int64_t count) const {
   mpi::check(
       MPI_Allreduce(MPI_IN_PLACE, values, to_int(count, "a sum"), MPI_DOUBLE, MPI_SUM, world_),
       "summing over ranks");
 }
 
-// One exchange with every peer: rows[pack[k]] go out in the peers' order (pack_count rows to
-// each); what the peers send back (unpack_count rows from each) is returned, in the same order.
+// MPI takes the packed rows where they are when it can (host memory, or device pointers with
+// CUDA-aware MPI), and otherwise from a pinned host buffer.
 template <typename T>
-std::vector<T> Comm::swap(const T* rows, std::int64_t cols, const Lists& pack, const Lists& unpack,
-                          const char* what) const {
+void Comm::swap(Backend<T>& be, const T* out, const std::vector<int>& out_count, T* in,
+                const std::vector<int>& in_count, std::int64_t cols, const char* what) const {
   const int c = to_int(cols, "a row");
-  std::vector<T> out(pack.rows->size() * static_cast<std::size_t>(cols)),
-      in(unpack.rows->size() * static_cast<std::size_t>(cols));
-  for (std::size_t k = 0; k < pack.rows->size(); ++k)
-    std::copy(rows + (*pack.rows)[k] * cols, rows + ((*pack.rows)[k] + 1) * cols,
-              out.begin() + static_cast<std::ptrdiff_t>(k) * cols);
   std::vector<int> sc(peers_.size()), sf(peers_.size()), rc(peers_.size()), rf(peers_.size());
+  std::int64_t out_rows = 0, in_rows = 0;
   for (std::size_t p = 0; p < peers_.size(); ++p) {
-    sc[p] = (*pack.count)[p] * c;
-    sf[p] = (*pack.first)[p] * c;
-    rc[p] = (*unpack.count)[p] * c;
-    rf[p] = (*unpack.first)[p] * c;
+    sc[p] = to_int(std::int64_t{out_count[p]} * c, "a message");
+    sf[p] = to_int(out_rows * c, "a message");
+    rc[p] = to_int(std::int64_t{in_count[p]} * c, "a message");
+    rf[p] = to_int(in_rows * c, "a message");
+    out_rows += out_count[p];
+    in_rows += in_count[p];
   }
-  mpi::check(MPI_Neighbor_alltoallv(out.data(), sc.data(), sf.data(), mpi_type<T>(), in.data(),
-                                    rc.data(), rf.data(), mpi_type<T>(), graph_),
+  staged_ = !be.host_memory() && !mpi_cuda_aware();
+  const T* send = out;
+  T* recv = in;
+  const std::size_t out_bytes = static_cast<std::size_t>(out_rows * cols) * sizeof(T),
+                    in_bytes = static_cast<std::size_t>(in_rows * cols) * sizeof(T);
+  // The pinned buffer lives for this exchange only: the Comm may outlive the backend.
+  const std::unique_ptr<void, std::function<void(void*)>> staging(
+      staged_ ? be.allocate_host(out_bytes + in_bytes) : nullptr,
+      [&be](void* p) { be.deallocate_host(p); });
+  if (staged_) {
+    T* host = static_cast<T*>(staging.get());
+    be.copy_out(host, out, out_bytes);
+    send = host;
+    recv = host + out_rows * cols;
+  }
+  mpi::check(MPI_Neighbor_alltoallv(send, sc.data(), sf.data(), mpi_type<T>(), recv, rc.data(),
+                                    rf.data(), mpi_type<T>(), graph_),
              what);
-  return in;
+  if (staged_) be.copy_in(in, recv, in_bytes);
 }
 
 template <typename T>
-void Comm::forward(T* rows, std::int64_t cols) const {
-  const std::vector<T> in = swap(rows, cols, sends(), receives(), "forward_comm");
-  for (std::size_t k = 0; k < recv_rows_.size(); ++k)
-    std::copy(in.begin() + static_cast<std::ptrdiff_t>(k) * cols,
-              in.begin() + static_cast<std::ptrdiff_t>(k + 1) * cols, rows + recv_rows_[k] * cols);
-  for (std::size_t k = 0; k < self_to_.size(); ++k)
-    std::copy(rows + self_from_[k] * cols, rows + (self_from_[k] + 1) * cols,
-              rows + self_to_[k] * cols);
+void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
+  const Lists l = lists(be);
+  const auto sends = static_cast<std::int64_t>(send_rows_.size()),
+             recvs = static_cast<std::int64_t>(recv_rows_.size()),
+             selfs = static_cast<std::int64_t>(self_to_.size());
+  Array<T> out(be, sends, cols), in(be, recvs, cols);
+  be.gather_rows(sends, cols, l.send, rows, out.ptr());
+  swap(be, out.ptr(), send_count_, in.ptr(), recv_count_, cols, "forward_comm");
+  be.scatter_rows(recvs, cols, l.recv, in.ptr(), rows);
+  Array<T> own(be, selfs, cols);  // images of our own atoms
+  be.gather_rows(selfs, cols, l.self_from, rows, own.ptr());
+  be.scatter_rows(selfs, cols, l.self_to, own.ptr(), rows);
 }
 
 template <typename T>
-void Comm::reverse(T* rows, std::int64_t cols) const {
-  const std::vector<T> in = swap(rows, cols, receives(), sends(), "reverse_comm");
+void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
+  const Lists l = lists(be);
+  const auto sends = static_cast<std::int64_t>(send_rows_.size()),
+             recvs = static_cast<std::int64_t>(recv_rows_.size()),
+             selfs = static_cast<std::int64_t>(self_to_.size());
+  Array<T> out(be, recvs, cols), in(be, sends + selfs, cols);
+  be.gather_rows(recvs, cols, l.recv, rows, out.ptr());
+  swap(be, out.ptr(), recv_count_, in.ptr(), send_count_, cols, "reverse_comm");
+  be.gather_rows(selfs, cols, l.self_to, rows, in.ptr() + sends * cols);
   // Added in a fixed order (peers, then each peer's list, then our own images).
-  for (std::size_t k = 0; k < send_rows_.size(); ++k) {
-    T* dst = rows + send_rows_[k] * cols;
-    const T* src = in.data() + static_cast<std::ptrdiff_t>(k) * cols;
-    for (std::int64_t j = 0; j < cols; ++j) dst[j] += src[j];
-  }
-  for (std::size_t k = 0; k < self_to_.size(); ++k)
-    for (std::int64_t j = 0; j < cols; ++j)
-      rows[self_from_[k] * cols + j] += rows[self_to_[k] * cols + j];
-  std::fill(
-      rows + num_owned_ * cols,
-      rows + (num_owned_ + static_cast<std::int64_t>(self_to_.size() + recv_rows_.size())) * cols,
-      T(0));
+  be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, l.group_rows,
+                    l.group_first, l.group_items, in.ptr(), rows);
+  be.zero(rows + num_owned_ * cols, static_cast<std::size_t>((selfs + recvs) * cols) * sizeof(T));
 }
 
 namespace {

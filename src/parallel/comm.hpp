@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/array.hpp"
 #include "model/exchange.hpp"
 
 namespace symgnn {
@@ -26,39 +27,57 @@ class Comm final : public Exchange {
   Comm& operator=(const Comm&) = delete;
 
   void sum(double* values, std::int64_t count) const override;
-  void forward_comm(float* rows, std::int64_t cols) const override { forward(rows, cols); }
-  void forward_comm(double* rows, std::int64_t cols) const override { forward(rows, cols); }
-  void reverse_comm(float* rows, std::int64_t cols) const override { reverse(rows, cols); }
-  void reverse_comm(double* rows, std::int64_t cols) const override { reverse(rows, cols); }
+  void forward_comm(Backend<float>& be, float* rows, std::int64_t cols) const override {
+    forward(be, rows, cols);
+  }
+  void forward_comm(Backend<double>& be, double* rows, std::int64_t cols) const override {
+    forward(be, rows, cols);
+  }
+  void reverse_comm(Backend<float>& be, float* rows, std::int64_t cols) const override {
+    reverse(be, rows, cols);
+  }
+  void reverse_comm(Backend<double>& be, double* rows, std::int64_t cols) const override {
+    reverse(be, rows, cols);
+  }
 
   std::int64_t ghosts_sent() const { return static_cast<std::int64_t>(send_rows_.size()); }
   int neighbours() const { return static_cast<int>(peers_.size()); }
+  // How the last exchange moved its rows: "direct" (host memory, or CUDA-aware MPI on device
+  // pointers) or "staged" (through a pinned host buffer).
+  const char* transport() const { return staged_ ? "staged" : "direct"; }
 
  private:
-  struct Lists {  // rows grouped by peer: how many for each peer, and where each peer's start
-    const std::vector<std::int64_t>* rows;
-    const std::vector<int>* count;
-    const std::vector<int>* first;
+  // The row lists where a backend reads them: the host lists themselves in host memory, copies
+  // uploaded for the exchange otherwise (8 bytes per ghost; the Comm may outlive the backend, so
+  // it keeps no arrays of the backend's).
+  struct Lists {
+    const std::int64_t *send, *recv, *self_from, *self_to, *group_rows, *group_first, *group_items;
+    std::vector<Array<std::int64_t>> uploaded;
   };
-  Lists sends() const { return {&send_rows_, &send_count_, &send_first_}; }
-  Lists receives() const { return {&recv_rows_, &recv_count_, &recv_first_}; }
+  Lists lists(Memory& memory) const;
+  // One exchange with every peer of the packed rows `out` (counts per peer out_count) into `in`
+  // (in_count per peer), both in the backend's memory.
   template <typename T>
-  std::vector<T> swap(const T* rows, std::int64_t cols, const Lists& pack, const Lists& unpack,
-                      const char* what) const;
+  void swap(Backend<T>& be, const T* out, const std::vector<int>& out_count, T* in,
+            const std::vector<int>& in_count, std::int64_t cols, const char* what) const;
   template <typename T>
-  void forward(T* rows, std::int64_t cols) const;
+  void forward(Backend<T>& be, T* rows, std::int64_t cols) const;
   template <typename T>
-  void reverse(T* rows, std::int64_t cols) const;
+  void reverse(Backend<T>& be, T* rows, std::int64_t cols) const;
 
   MPI_Comm world_;
   MPI_Comm graph_ = MPI_COMM_NULL;  // the ranks we share ghosts with
   std::int64_t num_owned_;
   std::vector<int> peers_;
   std::vector<std::int64_t> send_rows_;  // own rows to send, grouped by peer
-  std::vector<int> send_count_, send_first_;
+  std::vector<int> send_count_;
   std::vector<std::int64_t> recv_rows_;  // ghost rows receiving, grouped by peer
-  std::vector<int> recv_count_, recv_first_;
+  std::vector<int> recv_count_;
   std::vector<std::int64_t> self_from_, self_to_;  // ghosts of our own atoms (thin boxes)
+  // reverse_comm's sums: owned row group_rows_[j] adds the rows group_items_[group_first_[j]..]
+  // of [what the peers send back; our own ghost images], in the order of those lists.
+  std::vector<std::int64_t> group_rows_, group_first_, group_items_;
+  mutable bool staged_ = false;
 };
 
 // Sums over all ranks of the job (MPI_COMM_WORLD) and nothing else, for figures that belong to

@@ -16,16 +16,11 @@ for np in 2 4; do
   mpirun -np $np --oversubscribe --bind-to none "$bin" explain "${args[@]}" --out "$work/p$np" \
     > "$work/p$np.log"
 done
-/usr/bin/python3 - "$work" <<'PY'
+PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$work" <<'PY'
 import sys
-import h5py, numpy as np
+import numpy as np
+from h5_datasets import datasets
 work = sys.argv[1]
-def datasets(path):
-    out = {}
-    with h5py.File(path) as h:
-        h.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
 ref = datasets(f"{work}/serial/train6.explain.h5")
 assert ref["centres/id"].shape == (5,), ref["centres/id"].shape
 assert len(np.unique(ref["edges/centre"])) == 5

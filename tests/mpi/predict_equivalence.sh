@@ -16,16 +16,11 @@ mpirun -np 2 --oversubscribe --bind-to none "$bin" predict "$work/model/last.h5"
   --grid 2x1x1 --out "$work/p2" > "$work/p2.log"
 mpirun -np 4 --oversubscribe --bind-to none "$bin" predict "$work/model/last.h5" "$work/glass.h5" \
   --grid 2x2x1 --out "$work/p4" > "$work/p4.log"
-/usr/bin/python3 - "$work" <<'PY'
+PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$work" <<'PY'
 import re, sys
-import h5py, numpy as np
+import numpy as np
+from h5_datasets import datasets
 work = sys.argv[1]
-def datasets(path):
-    out = {}
-    with h5py.File(path) as h:
-        h.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
 def metrics(log):
     return re.findall(r"Pearson (\S+)  MAE (\S+)  RMSE (\S+)", open(log).read())
 ref = datasets(f"{work}/serial/glass.pred.h5")

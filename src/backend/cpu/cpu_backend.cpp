@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "backend/kernels/dropout.hpp"
 #include "backend/kernels/elementwise.hpp"
 #include "backend/kernels/optimizer.hpp"
+#include "backend/kernels/rows.hpp"
 #include "backend/kernels/transform.hpp"
 #include "core/buffer.hpp"
 
@@ -267,6 +269,32 @@ void CpuBackend<T>::egat_backward(const GraphView& g, int heads, int d, const T*
                                   const EgatParams<T>& grad, T* d_edge_weight) {
   cpu_egat_backward<T>(*this, g, heads, d, h, f, p, edge_weight, saved, d_out, edge, u, dh, df,
                        grad, d_edge_weight);
+}
+
+template <typename T>
+void CpuBackend<T>::gather_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
+                                const T* x, T* out) {
+#pragma omp parallel for schedule(static)
+  for (std::int64_t k = 0; k < count; ++k)
+    std::copy(x + rows[k] * cols, x + (rows[k] + 1) * cols, out + k * cols);
+}
+
+template <typename T>
+void CpuBackend<T>::scatter_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
+                                 const T* in, T* x) {
+#pragma omp parallel for schedule(static)
+  for (std::int64_t k = 0; k < count; ++k)
+    std::copy(in + k * cols, in + (k + 1) * cols, x + rows[k] * cols);
+}
+
+template <typename T>
+void CpuBackend<T>::add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                                   const std::int64_t* first, const std::int64_t* items,
+                                   const T* in, T* x) {
+#pragma omp parallel for schedule(static)
+  for (std::int64_t j = 0; j < groups; ++j)
+    for (std::int64_t c = 0; c < cols; ++c)
+      kernels::add_row_group(j, c, cols, rows, first, items, in, x);
 }
 
 template <typename T>

@@ -64,6 +64,13 @@ class CpuBackend final : public Backend<T> {
                      const EgatParams<T>& p, const T* edge_weight, const EgatSaved<T>& saved,
                      const T* d_out, const EdgePathGrad<T>& edge, T* u, T* dh, T* df,
                      const EgatParams<T>& grad, T* d_edge_weight) override;
+  void gather_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* x,
+                   T* out) override;
+  void scatter_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* in,
+                    T* x) override;
+  void add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                      const std::int64_t* first, const std::int64_t* items, const T* in,
+                      T* x) override;
   void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
                       const T* edge_weight, T* out) override;
   void egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,

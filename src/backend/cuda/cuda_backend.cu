@@ -206,6 +206,19 @@ class CudaBackend final : public Backend<T> {
     cuda::egat_backward<T>(ctx_, *this, g, heads, d, h, f, p, edge_weight, saved, d_out, edge, u,
                            dh, df, grad, d_edge_weight);
   }
+  void gather_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* x,
+                   T* out) override {
+    cuda::move_rows<T>(count, cols, rows, x, out, true);
+  }
+  void scatter_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* in,
+                    T* x) override {
+    cuda::move_rows<T>(count, cols, rows, in, x, false);
+  }
+  void add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                      const std::int64_t* first, const std::int64_t* items, const T* in,
+                      T* x) override {
+    cuda::add_row_groups<T>(groups, cols, rows, first, items, in, x);
+  }
   void egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
                       const T* edge_weight, T* out) override {
     cuda::egat_aggregate<T>(g, heads, d, saved, edge_weight, out);

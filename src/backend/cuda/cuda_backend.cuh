@@ -63,6 +63,13 @@ void edge_inputs(Context& c, std::int64_t m, const float* vec, const T* host_t, 
 template <typename T>
 void transform_gradient(Context& c, std::int64_t m, const float* vec, const T* dx,
                         double* host_out);
+// gather: to[k] = from[rows[k]]; otherwise to[rows[k]] = from[k] (rows cols wide).
+template <typename T>
+void move_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* from,
+               T* to, bool gather);
+template <typename T>
+void add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                    const std::int64_t* first, const std::int64_t* items, const T* in, T* x);
 
 // cuda_training.cu
 template <typename T>

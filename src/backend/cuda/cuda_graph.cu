@@ -1,7 +1,8 @@
 // Graph-shaped operations on the GPU that are not EGAT: species embeddings, the edge encoder's
-// input under a transform, and the gradient to the transform.
+// input under a transform, the gradient to the transform, and the halo exchange's row moves.
 #include "backend/cuda/cuda_backend.cuh"
 #include "backend/cuda/cuda_reduce.cuh"
+#include "backend/kernels/rows.hpp"
 #include "backend/kernels/transform.hpp"
 
 namespace symgnn::cuda {
@@ -81,13 +82,59 @@ void transform_gradient(Context& c, std::int64_t m, const float* vec, const T* d
   c.download_sums(host_out, sums, 9);
 }
 
-#define SYMGNN_CUDA_GRAPH(T)                                                                    \
-  template void embedding_forward<T>(std::int64_t, std::int64_t, const std::int32_t*, const T*, \
-                                     T*);                                                       \
-  template void embedding_backward<T>(Context&, std::int64_t, std::int64_t, std::int64_t,       \
-                                      const std::int32_t*, const T*, T*);                       \
-  template void edge_inputs<T>(Context&, std::int64_t, const float*, const T*, T*);             \
-  template void transform_gradient<T>(Context&, std::int64_t, const float*, const T*, double*);
+namespace {
+
+// Thread i: column i % cols of row i / cols; `gather` picks which side is indexed.
+template <typename T>
+__global__ void move_rows_kernel(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
+                                 const T* from, T* to, bool gather) {
+  const std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x;
+  if (i >= count * cols) return;
+  const std::int64_t k = i / cols, c = i % cols;
+  if (gather)
+    to[i] = from[rows[k] * cols + c];
+  else
+    to[rows[k] * cols + c] = from[i];
+}
+
+template <typename T>
+__global__ void add_row_groups_kernel(std::int64_t groups, std::int64_t cols,
+                                      const std::int64_t* rows, const std::int64_t* first,
+                                      const std::int64_t* items, const T* in, T* x) {
+  const std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x;
+  if (i < groups * cols)
+    kernels::add_row_group(i / cols, i % cols, cols, rows, first, items, in, x);
+}
+
+}  // namespace
+
+template <typename T>
+void move_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows, const T* from,
+               T* to, bool gather) {
+  if (count * cols == 0) return;
+  move_rows_kernel<<<blocks_for(count * cols), kThreads>>>(count, cols, rows, from, to, gather);
+  check_launch(gather ? "gather_rows" : "scatter_rows");
+}
+
+template <typename T>
+void add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
+                    const std::int64_t* first, const std::int64_t* items, const T* in, T* x) {
+  if (groups * cols == 0) return;
+  add_row_groups_kernel<<<blocks_for(groups * cols), kThreads>>>(groups, cols, rows, first, items,
+                                                                 in, x);
+  check_launch("add_row_groups");
+}
+
+#define SYMGNN_CUDA_GRAPH(T)                                                                       \
+  template void embedding_forward<T>(std::int64_t, std::int64_t, const std::int32_t*, const T*,    \
+                                     T*);                                                          \
+  template void embedding_backward<T>(Context&, std::int64_t, std::int64_t, std::int64_t,          \
+                                      const std::int32_t*, const T*, T*);                          \
+  template void edge_inputs<T>(Context&, std::int64_t, const float*, const T*, T*);                \
+  template void transform_gradient<T>(Context&, std::int64_t, const float*, const T*, double*);    \
+  template void move_rows<T>(std::int64_t, std::int64_t, const std::int64_t*, const T*, T*, bool); \
+  template void add_row_groups<T>(std::int64_t, std::int64_t, const std::int64_t*,                 \
+                                  const std::int64_t*, const std::int64_t*, const T*, T*);
 SYMGNN_CUDA_GRAPH(float)
 SYMGNN_CUDA_GRAPH(double)
 #undef SYMGNN_CUDA_GRAPH
