@@ -77,9 +77,10 @@ std::vector<std::int64_t> choose_centres(const po::variables_map& vm, const Stru
 
 // One edge of one centre's explanation, and one centre's summary: what each rank sends rank 0.
 struct EdgeRecord {
-  std::int64_t centre, src, dst;  // atom ids of the file
-  std::int32_t image[3];          // the source's periodic image
-  float vec[3];                   // r_dst - r_src's image (Å)
+  std::int64_t centre;    // atom id of the file
+  std::int64_t src, dst;  // input indices (atom ids in the output)
+  std::int32_t image[3];  // the source's periodic image
+  float vec[3];           // r_dst - r_src's image (Å)
   float weight;
 };
 struct CentreRecord {
@@ -90,7 +91,8 @@ struct CentreRecord {
 
 void write_explanations(const std::string& path, const std::vector<EdgeRecord>& edges,
                         const std::vector<CentreRecord>& centres, const std::vector<double>& loss,
-                        std::int64_t steps, const std::string& options) {
+                        const std::vector<std::int64_t>& ids, std::int64_t steps,
+                        const std::string& options) {
   auto column = [](const auto& rows, auto field) {
     std::vector<std::decay_t<decltype(field(rows[0]))>> out;
     out.reserve(rows.size());
@@ -117,10 +119,12 @@ void write_explanations(const std::string& path, const std::vector<EdgeRecord>& 
     const auto ne = static_cast<hsize_t>(edges.size());
     h5::write<std::int64_t>(el, "centre", {ne},
                             column(edges, [](const EdgeRecord& e) { return e.centre; }).data());
-    h5::write<std::int64_t>(el, "src", {ne},
-                            column(edges, [](const EdgeRecord& e) { return e.src; }).data());
-    h5::write<std::int64_t>(el, "dst", {ne},
-                            column(edges, [](const EdgeRecord& e) { return e.dst; }).data());
+    h5::write<std::int64_t>(el, "src", {ne}, column(edges, [&](const EdgeRecord& e) {
+                                               return ids[static_cast<std::size_t>(e.src)];
+                                             }).data());
+    h5::write<std::int64_t>(el, "dst", {ne}, column(edges, [&](const EdgeRecord& e) {
+                                               return ids[static_cast<std::size_t>(e.dst)];
+                                             }).data());
     h5::write<std::int32_t>(el, "image", {ne, 3}, image.data());
     h5::write<float>(el, "vec", {ne, 3}, vec.data());
     h5::write<float>(el, "weight", {ne},
@@ -222,8 +226,8 @@ int run(const po::variables_map& vm) {
       const auto pe = static_cast<std::size_t>(sub.parent_edge[static_cast<std::size_t>(e)]);
       EdgeRecord r{};
       r.centre = cr.id;
-      r.src = s.ids[static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.src[pe])])];
-      r.dst = s.ids[static_cast<std::size_t>(g.node_id[static_cast<std::size_t>(g.dst[pe])])];
+      r.src = static_cast<std::int64_t>(g.node_id[static_cast<std::size_t>(g.src[pe])]);
+      r.dst = static_cast<std::int64_t>(g.node_id[static_cast<std::size_t>(g.dst[pe])]);
       const std::uint16_t code = g.edge_image[pe];
       for (int b = 0; b < 3; ++b) {
         r.image[b] = ((code >> (5 * b)) & 31) - 16;
@@ -270,7 +274,8 @@ int run(const po::variables_map& vm) {
   opts << "model=" << model_path << " structure=" << path << " hops=" << hops
        << " steps=" << cfg.steps << " lr=" << cfg.lr << " size_coef=" << cfg.size_coef
        << " entropy_coef=" << cfg.entropy_coef << " seed=" << cfg.seed;
-  write_explanations(stem + ".explain.h5", edge_rows, centre_rows, losses, cfg.steps, opts.str());
+  write_explanations(stem + ".explain.h5", edge_rows, centre_rows, losses, s.ids, cfg.steps,
+                     opts.str());
   if (homology) {
     std::ostringstream table;  // Table 6, per centre and the mean
     table << "centre,cycles,high,medium,low,random\n";
@@ -293,17 +298,10 @@ int run(const po::variables_map& vm) {
         stem.c_str());
   }
   // Per-atom importance: the sum of the weights of its edges, over every centre (in order).
-  std::vector<std::pair<std::int64_t, std::int64_t>> by_id;  // (atom id, input index), sorted
-  for (std::size_t i = 0; i < s.ids.size(); ++i) by_id.emplace_back(s.ids[i], i);
-  std::sort(by_id.begin(), by_id.end());
-  auto index = [&](std::int64_t id) {
-    return static_cast<std::size_t>(
-        std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, std::int64_t{-1}))->second);
-  };
   std::vector<double> importance(s.ids.size(), 0.0);
   for (const EdgeRecord& e : edge_rows) {
-    importance[index(e.src)] += e.weight;
-    importance[index(e.dst)] += e.weight;
+    importance[static_cast<std::size_t>(e.src)] += e.weight;
+    importance[static_cast<std::size_t>(e.dst)] += e.weight;
   }
   Structure& out = loaded.blocks[0].part;
   out.properties.erase(std::remove_if(out.properties.begin(), out.properties.end(),

@@ -437,6 +437,13 @@ void SymGNN<T>::forward(const GraphBatch& batch,
 }
 
 template <typename T>
+void SymGNN<T>::check_edge_weights(std::int64_t edges) const {
+  if (edge_weight_.size() && edge_weight_.rows() != edges)
+    throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
+                std::to_string(edges) + " edges");
+}
+
+template <typename T>
 void SymGNN<T>::begin_pass(const BatchOnBackend& resident,
                            const std::vector<std::array<double, 9>>& transforms, Phase phase,
                            double scale, const Exchange& ex) {
@@ -447,9 +454,7 @@ void SymGNN<T>::begin_pass(const BatchOnBackend& resident,
         batch.species[static_cast<std::size_t>(i)] >=
             static_cast<std::int32_t>(config_.species.size()))
       throw Error("model: species index out of range in the batch");
-  if (edge_weight_.size() && edge_weight_.rows() != batch.num_edges)
-    throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
-                std::to_string(batch.num_edges) + " edges");
+  check_edge_weights(batch.num_edges);
   if (resident.layer_prefixes() &&
       (phase == Phase::kTrain || resident.layer_prefixes() != layers_.size()))
     throw Error("model: layer prefixes (" + std::to_string(resident.layer_prefixes()) +
@@ -656,9 +661,7 @@ void SymGNN<T>::explain_forward(Tensor<T>& prediction) {
   const GraphBatch& batch = *current_->host();
   const std::int64_t d = config_.dim;
   const std::int64_t hd = std::int64_t{layers_[0].heads} * d;
-  if (edge_weight_.size() && edge_weight_.rows() != batch.num_edges)
-    throw Error("model: " + std::to_string(edge_weight_.rows()) + " edge weights for a batch of " +
-                std::to_string(batch.num_edges) + " edges");
+  check_edge_weights(batch.num_edges);
   // Layer 0 from its held attention: only the weighted sums of messages depend on the weights.
   cache_.resize(layers_.size());
   LayerCache& c = cache_[0];
@@ -747,7 +750,6 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     batch_.bind(be, batch);
     current_ = &batch_;
   }
-  const GraphView& g = current_->view();
   const T* edge_weight = edge_weight_.size() ? edge_weight_.ptr() : nullptr;
   T* d_edge_weight = nullptr;
   if (edge_weight) {
@@ -793,8 +795,8 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
     const EgatParams<T> ep = egat_params(ids, false);
     shape(u_, ml, hd);
     EdgeChunkFn<T> accumulate_dfu;
-    // df^T u feeds the pe and BN_e parameter gradients, and BN_e's batch terms.
-    const bool with_dfu = !last && (!explain || c.bn_edge.batch);
+    // df^T u feeds the pe and BN_e parameter gradients (and BN_e's batch terms in training).
+    const bool with_dfu = !last && !explain;
     if (with_dfu) {
       shape(dfu, d, hd);
       dfu.zero();
@@ -825,20 +827,30 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
       be.axpy(m * d, T(1), df_e.ptr(), df.ptr());
     c = LayerCache{};  // done with this layer: its memory serves the layers below
   }
+  u_.release();
+  df_e.release();
+  std::vector<std::array<double, 9>> d_transforms;
   if (explain) {
     const Array<T> da = node_update_backward(0, cache_[0], dh);
     be.egat_edge_weight_gradient(current_->layer_view(0), layers_[0].heads, static_cast<int>(d),
                                  {held_.alpha.ptr(), held_.m.ptr()}, da.ptr(), d_edge_weight);
     cache_[0] = LayerCache{};
-    edge_weight_grad_.resize(edge_weight ? m : 0, 1);
-    if (edge_weight)
-      be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
-    return {};
+  } else {
+    d_transforms = encoders_backward(df, dh, tmp);
   }
-  u_.release();
-  df_e.release();
+  edge_weight_grad_.resize(edge_weight ? m : 0, 1);
+  if (edge_weight)
+    be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
+  return d_transforms;
+}
 
-  // Edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
+template <typename T>
+std::vector<std::array<double, 9>> SymGNN<T>::encoders_backward(const Array<T>& df, Array<T>& dh,
+                                                                Array<T>& tmp) {
+  const std::int64_t n = current_->host()->num_owned, d = config_.dim;
+  const GraphView& g = current_->view();
+  Backend<T>& be = *backend_;
+  // The edge encoder, recomputed per transform: y = ReLU(BN2(L2(ReLU(BN1(L1(x T)))))).
   std::vector<std::array<double, 9>> d_transforms(transforms_.size());
   {
     const std::int64_t me = current_->layer_view(0).num_edges;  // the edges layer 0 reads
@@ -868,20 +880,15 @@ std::vector<std::array<double, 9>> SymGNN<T>::backward(const GraphBatch& batch) 
       d_transforms[t] = dt;
     }
   }
-
-  // Node encoder.
+  // The node encoder: h0 = ReLU(BN2(L2(ReLU(BN1(embedding))))).
   be.relu_backward(n * d, h0_.ptr(), dh.ptr(), tmp.ptr());
   batchnorm_backward_(node_bn2_, n, d, node_l2_.ptr(), node_bn2_saved_, tmp.ptr(), tmp.ptr());
-  linear_backward<T>(be, n, d, d, node_r1_.ptr(), value(node_l2_w_), tmp.ptr(), dx.ptr(),
+  linear_backward<T>(be, n, d, d, node_r1_.ptr(), value(node_l2_w_), tmp.ptr(), dh.ptr(),
                      grad(node_l2_w_), grad(node_l2_b_));
-  be.relu_backward(n * d, node_r1_.ptr(), dx.ptr(), dx.ptr());
-  batchnorm_backward_(node_bn1_, n, d, emb_.ptr(), node_bn1_saved_, dx.ptr(), dx.ptr());
+  be.relu_backward(n * d, node_r1_.ptr(), dh.ptr(), dh.ptr());
+  batchnorm_backward_(node_bn1_, n, d, emb_.ptr(), node_bn1_saved_, dh.ptr(), dh.ptr());
   be.embedding_backward(n, d, static_cast<std::int64_t>(config_.species.size()), g.species,
-                        dx.ptr(), grad(embedding_));
-
-  edge_weight_grad_.resize(edge_weight ? m : 0, 1);
-  if (edge_weight)
-    be.copy_out(edge_weight_grad_.ptr(), d_edge_weight, edge_weight_grad_.size() * sizeof(T));
+                        dh.ptr(), grad(embedding_));
   return d_transforms;
 }
 

@@ -155,6 +155,7 @@ class SymGNN {
 
   // Parts of forward(): the pass's settings and checks; the node encoder (into h0_) and the
   // edge encoder's sum over transforms (returned); layers [first, L); the decoder.
+  void check_edge_weights(std::int64_t edges) const;
   void begin_pass(const BatchOnBackend& resident,
                   const std::vector<std::array<double, 9>>& transforms, Phase phase, double scale,
                   const Exchange& ex);
@@ -169,6 +170,10 @@ class SymGNN {
   // h = pn(BN(c.a)) + h_in, and its backward from dh: the gradient of c.a.
   void node_update(std::size_t l, LayerCache& c, const T* h_in, T* h);
   Array<T> node_update_backward(std::size_t l, LayerCache& c, const Array<T>& dh);
+  // Backward of the edge encoder (from df, the gradient of its sum) and of the node encoder (from
+  // dh, the gradient of h0, overwritten; tmp: scratch of its shape); dL/dT per transform.
+  std::vector<std::array<double, 9>> encoders_backward(const Array<T>& df, Array<T>& dh,
+                                                       Array<T>& tmp);
 
   BatchNormIds add_batchnorm(const std::string& name, std::int64_t c);
   void batchnorm_forward(const BatchNormIds& ids, std::int64_t n, std::int64_t c, const T* x, T* y,
