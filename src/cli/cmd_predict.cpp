@@ -49,6 +49,7 @@ int run(const po::variables_map& vm) {
       std::vector<StructureBlock> one;
       one.push_back(std::move(b));
       LoadedBatch loaded = batch_of(std::move(one), setup, labelled, layout);
+      if (loaded.comm) loaded.comm->keep_on(backend);  // one workspace for the layers' exchanges
       std::vector<double> p = to_blocks(loaded, predict(model, loaded, setup));
       b = std::move(loaded.blocks.front());
       Structure& s = b.part;

@@ -1,7 +1,6 @@
 #include "parallel/comm.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -14,17 +13,6 @@ namespace symgnn {
 
 namespace {
 
-template <typename T>
-MPI_Datatype mpi_type();
-template <>
-MPI_Datatype mpi_type<float>() {
-  return MPI_FLOAT;
-}
-template <>
-MPI_Datatype mpi_type<double>() {
-  return MPI_DOUBLE;
-}
-
 int to_int(std::int64_t v, const char* what) {
   if (v > std::numeric_limits<int>::max())
     throw Error(std::string("halo exchange: ") + what + " exceeds MPI's int counts");
@@ -35,7 +23,7 @@ int to_int(std::int64_t v, const char* what) {
 
 Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost_rank,
            const std::vector<std::int64_t>& ghost_index)
-    : world_(world), num_owned_(num_owned) {
+    : world_(world), num_owned_(num_owned), sums_(make_host_reducer(world)) {
   int size = 1, me = 0;
   MPI_Comm_size(world, &size);
   MPI_Comm_rank(world, &me);
@@ -114,36 +102,69 @@ Comm::~Comm() {
   if (graph_ != MPI_COMM_NULL && mpi::active()) MPI_Comm_free(&graph_);
 }
 
-Comm::Lists Comm::lists(Memory& memory) const {
-  const std::vector<std::int64_t>* host[] = {&send_rows_,  &recv_rows_,   &self_from_,  &self_to_,
-                                             &group_rows_, &group_first_, &group_items_};
-  Lists l;
-  l.uploaded.reserve(7);
-  const std::int64_t** at[] = {&l.send,       &l.recv,        &l.self_from,  &l.self_to,
-                               &l.group_rows, &l.group_first, &l.group_items};
+Comm::Workspace::Workspace(const Comm& comm, std::shared_ptr<Memory> on) : memory(std::move(on)) {
+  const std::vector<std::int64_t>* host[] = {
+      &comm.send_rows_,  &comm.recv_rows_,   &comm.self_from_,  &comm.self_to_,
+      &comm.group_rows_, &comm.group_first_, &comm.group_items_};
+  const std::int64_t** at[] = {&send,       &recv,        &self_from,  &self_to,
+                               &group_rows, &group_first, &group_items};
+  uploaded.reserve(7);
   for (std::size_t k = 0; k < 7; ++k) {
-    if (memory.host_memory()) {
+    if (memory->host_memory()) {
       *at[k] = host[k]->data();
       continue;
     }
-    l.uploaded.emplace_back(memory);
-    l.uploaded.back().upload(host[k]->data(), static_cast<std::int64_t>(host[k]->size()), 1);
-    *at[k] = l.uploaded.back().ptr();
+    uploaded.emplace_back(*memory);
+    uploaded.back().upload(host[k]->data(), static_cast<std::int64_t>(host[k]->size()), 1);
+    *at[k] = uploaded.back().ptr();
   }
-  return l;
+}
+
+Comm::Workspace::~Workspace() {
+  if (packed) memory->deallocate(packed);
+  if (pinned) memory->deallocate_host(pinned);
+}
+
+void* Comm::Workspace::pack(std::size_t bytes) {
+  if (bytes > packed_bytes) {
+    if (packed) memory->deallocate(packed);
+    packed = nullptr;
+    packed = memory->allocate(bytes);
+    packed_bytes = bytes;
+  }
+  return packed;
+}
+
+void* Comm::Workspace::staging(std::size_t bytes) {
+  if (bytes > pinned_bytes) {
+    if (pinned) memory->deallocate_host(pinned);
+    pinned = nullptr;
+    pinned = memory->allocate_host(bytes);
+    pinned_bytes = bytes;
+  }
+  return pinned;
+}
+
+void Comm::keep_on(std::shared_ptr<Memory> memory) {
+  kept_ = std::make_unique<Workspace>(*this, std::move(memory));
+}
+
+Comm::Workspace& Comm::workspace(Memory& memory, std::optional<Workspace>& once) const {
+  if (kept_ && kept_->memory.get() == &memory) return *kept_;
+  // Not owned: the caller's memory outlives this one exchange.
+  return once.emplace(*this, std::shared_ptr<Memory>(std::shared_ptr<Memory>(), &memory));
 }
 
 void Comm::sum(double* values, std::int64_t count) const {
-  mpi::check(
-      MPI_Allreduce(MPI_IN_PLACE, values, to_int(count, "a sum"), MPI_DOUBLE, MPI_SUM, world_),
-      "summing over ranks");
+  sums_->sum(values, count);
 }
 
 // MPI takes the packed rows where they are when it can (host memory, or device pointers with
 // CUDA-aware MPI), and otherwise from a pinned host buffer.
 template <typename T>
-void Comm::swap(Backend<T>& be, const T* out, const std::vector<int>& out_count, T* in,
-                const std::vector<int>& in_count, std::int64_t cols, const char* what) const {
+void Comm::swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<int>& out_count,
+                T* in, const std::vector<int>& in_count, std::int64_t cols,
+                const char* what) const {
   const int c = to_int(cols, "a row");
   std::vector<int> sc(peers_.size()), sf(peers_.size()), rc(peers_.size()), rf(peers_.size());
   std::int64_t out_rows = 0, in_rows = 0;
@@ -160,50 +181,54 @@ void Comm::swap(Backend<T>& be, const T* out, const std::vector<int>& out_count,
   T* recv = in;
   const std::size_t out_bytes = static_cast<std::size_t>(out_rows * cols) * sizeof(T),
                     in_bytes = static_cast<std::size_t>(in_rows * cols) * sizeof(T);
-  // The pinned buffer lives for this exchange only: the Comm may outlive the backend.
-  const std::unique_ptr<void, std::function<void(void*)>> staging(
-      staged_ ? be.allocate_host(out_bytes + in_bytes) : nullptr,
-      [&be](void* p) { be.deallocate_host(p); });
   if (staged_) {
-    T* host = static_cast<T*>(staging.get());
+    T* host = static_cast<T*>(w.staging(out_bytes + in_bytes));
     be.copy_out(host, out, out_bytes);
     send = host;
     recv = host + out_rows * cols;
   }
-  mpi::check(MPI_Neighbor_alltoallv(send, sc.data(), sf.data(), mpi_type<T>(), recv, rc.data(),
-                                    rf.data(), mpi_type<T>(), graph_),
+  mpi::check(MPI_Neighbor_alltoallv(send, sc.data(), sf.data(), mpi::datatype<T>(), recv, rc.data(),
+                                    rf.data(), mpi::datatype<T>(), graph_),
              what);
   if (staged_) be.copy_in(in, recv, in_bytes);
 }
 
+// One buffer in the backend's memory holds an exchange's packed rows, out and in: as many rows as
+// the Comm sends, receives and copies of its own, both ways.
 template <typename T>
 void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
-  const Lists l = lists(be);
+  std::optional<Workspace> once;
+  Workspace& w = workspace(be, once);
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
              recvs = static_cast<std::int64_t>(recv_rows_.size()),
              selfs = static_cast<std::int64_t>(self_to_.size());
-  Array<T> out(be, sends, cols), in(be, recvs, cols);
-  be.gather_rows(sends, cols, l.send, rows, out.ptr());
-  swap(be, out.ptr(), send_count_, in.ptr(), recv_count_, cols, "forward_comm");
-  be.scatter_rows(recvs, cols, l.recv, in.ptr(), rows);
-  Array<T> own(be, selfs, cols);  // images of our own atoms
-  be.gather_rows(selfs, cols, l.self_from, rows, own.ptr());
-  be.scatter_rows(selfs, cols, l.self_to, own.ptr(), rows);
+  T* out =
+      static_cast<T*>(w.pack(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
+  T* in = out + sends * cols;
+  T* own = in + recvs * cols;  // images of our own atoms
+  be.gather_rows(sends, cols, w.send, rows, out);
+  swap(be, w, out, send_count_, in, recv_count_, cols, "forward_comm");
+  be.scatter_rows(recvs, cols, w.recv, in, rows);
+  be.gather_rows(selfs, cols, w.self_from, rows, own);
+  be.scatter_rows(selfs, cols, w.self_to, own, rows);
 }
 
 template <typename T>
 void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
-  const Lists l = lists(be);
+  std::optional<Workspace> once;
+  Workspace& w = workspace(be, once);
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
              recvs = static_cast<std::int64_t>(recv_rows_.size()),
              selfs = static_cast<std::int64_t>(self_to_.size());
-  Array<T> out(be, recvs, cols), in(be, sends + selfs, cols);
-  be.gather_rows(recvs, cols, l.recv, rows, out.ptr());
-  swap(be, out.ptr(), recv_count_, in.ptr(), send_count_, cols, "reverse_comm");
-  be.gather_rows(selfs, cols, l.self_to, rows, in.ptr() + sends * cols);
+  T* out =
+      static_cast<T*>(w.pack(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
+  T* in = out + recvs * cols;  // what the peers send back, then our own ghost images
+  be.gather_rows(recvs, cols, w.recv, rows, out);
+  swap(be, w, out, recv_count_, in, send_count_, cols, "reverse_comm");
+  be.gather_rows(selfs, cols, w.self_to, rows, in + sends * cols);
   // Added in a fixed order (peers, then each peer's list, then our own images).
-  be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, l.group_rows,
-                    l.group_first, l.group_items, in.ptr(), rows);
+  be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, w.group_rows,
+                    w.group_first, w.group_items, in, rows);
   be.zero(rows + num_owned_ * cols, static_cast<std::size_t>((selfs + recvs) * cols) * sizeof(T));
 }
 
@@ -213,10 +238,12 @@ class WorldSums final : public Exchange {
  public:
   void sum(double* values, std::int64_t count) const override {
     if (!mpi::active() || mpi::size() == 1) return;
-    mpi::check(MPI_Allreduce(MPI_IN_PLACE, values, to_int(count, "a sum"), MPI_DOUBLE, MPI_SUM,
-                             MPI_COMM_WORLD),
-               "summing over ranks");
+    if (!sums_) sums_ = make_host_reducer(MPI_COMM_WORLD);
+    sums_->sum(values, count);
   }
+
+ private:
+  mutable std::unique_ptr<Reducer> sums_;
 };
 
 }  // namespace

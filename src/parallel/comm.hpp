@@ -9,9 +9,12 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/array.hpp"
+#include "backend/reducer.hpp"
 #include "model/exchange.hpp"
 
 namespace symgnn {
@@ -25,6 +28,11 @@ class Comm final : public Exchange {
   ~Comm() override;
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
+
+  // Keeps the row lists in `memory` (uploaded once) and the exchanges' buffers (grown, never
+  // shrunk) for the Comm's life, and keeps `memory` alive as long: exchanges on it then allocate
+  // and upload nothing. Exchanges on any other memory make their lists and buffers each time.
+  void keep_on(std::shared_ptr<Memory> memory);
 
   void sum(double* values, std::int64_t count) const override;
   void forward_comm(Backend<float>& be, float* rows, std::int64_t cols) const override {
@@ -47,18 +55,28 @@ class Comm final : public Exchange {
   const char* transport() const { return staged_ ? "staged" : "direct"; }
 
  private:
-  // The row lists where a backend reads them: the host lists themselves in host memory, copies
-  // uploaded for the exchange otherwise (8 bytes per ghost; the Comm may outlive the backend, so
-  // it keeps no arrays of the backend's).
-  struct Lists {
+  // An exchange's row lists where a backend reads them (views of the host lists in host memory,
+  // uploaded copies otherwise) and its buffers, on one memory.
+  struct Workspace {
+    Workspace(const Comm& comm, std::shared_ptr<Memory> on);
+    ~Workspace();
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+    void* pack(std::size_t bytes);     // in the memory
+    void* staging(std::size_t bytes);  // pinned host memory
+    std::shared_ptr<Memory> memory;    // first, so released last
     const std::int64_t *send, *recv, *self_from, *self_to, *group_rows, *group_first, *group_items;
     std::vector<Array<std::int64_t>> uploaded;
+    void* packed = nullptr;
+    void* pinned = nullptr;
+    std::size_t packed_bytes = 0, pinned_bytes = 0;
   };
-  Lists lists(Memory& memory) const;
+  // The kept workspace when `memory` is the kept one, otherwise one made in `once`.
+  Workspace& workspace(Memory& memory, std::optional<Workspace>& once) const;
   // One exchange with every peer of the packed rows `out` (counts per peer out_count) into `in`
   // (in_count per peer), both in the backend's memory.
   template <typename T>
-  void swap(Backend<T>& be, const T* out, const std::vector<int>& out_count, T* in,
+  void swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<int>& out_count, T* in,
             const std::vector<int>& in_count, std::int64_t cols, const char* what) const;
   template <typename T>
   void forward(Backend<T>& be, T* rows, std::int64_t cols) const;
@@ -77,6 +95,8 @@ class Comm final : public Exchange {
   // reverse_comm's sums: owned row group_rows_[j] adds the rows group_items_[group_first_[j]..]
   // of [what the peers send back; our own ghost images], in the order of those lists.
   std::vector<std::int64_t> group_rows_, group_first_, group_items_;
+  std::unique_ptr<Workspace> kept_;
+  std::unique_ptr<Reducer> sums_;  // the batch's sums, over `world`
   mutable bool staged_ = false;
 };
 

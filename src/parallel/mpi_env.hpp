@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <string>
+#include <type_traits>
 
 namespace symgnn::mpi {
 
@@ -20,6 +21,17 @@ int local_rank();
 // Stops every rank of the job (MPI_Abort), so that one failing rank never leaves the others
 // waiting in a collective. Prints nothing itself.
 [[noreturn]] void abort(int code);
+
+// The MPI datatype of float and double buffers.
+template <typename T>
+MPI_Datatype datatype() {
+  if constexpr (std::is_same_v<T, float>) {
+    return MPI_FLOAT;
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    return MPI_DOUBLE;
+  }
+}
 
 // Throws Error with the MPI error string when `rc` is not MPI_SUCCESS.
 void check(int rc, const char* what);

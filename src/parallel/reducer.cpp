@@ -14,44 +14,56 @@ namespace symgnn {
 
 namespace {
 
+// memory: where the buffers lie; null for host memory.
 class MpiReducer final : public Reducer {
  public:
-  MpiReducer(MPI_Comm comm, Memory& memory)
-      : comm_(comm), memory_(memory), direct_(memory.host_memory() || mpi_cuda_aware()) {}
+  MpiReducer(MPI_Comm comm, Memory* memory, const char* what)
+      : comm_(comm),
+        memory_(memory),
+        direct_(!memory || memory->host_memory() || mpi_cuda_aware()),
+        what_(what) {}
   ~MpiReducer() override {
-    if (staging_) memory_.deallocate_host(staging_);
+    if (staging_) memory_->deallocate_host(staging_);
   }
   MpiReducer(const MpiReducer&) = delete;
   MpiReducer& operator=(const MpiReducer&) = delete;
 
   std::string name() const override {
-    return memory_.host_memory() ? "mpi" : direct_ ? "mpi (CUDA-aware)" : "mpi (pinned staging)";
+    return !memory_ || memory_->host_memory() ? "mpi"
+           : direct_                          ? "mpi (CUDA-aware)"
+                                              : "mpi (pinned staging)";
   }
-
-  void sum(float* data, std::int64_t count) override {
-    if (count > std::numeric_limits<int>::max())
-      throw Error("reducer: " + std::to_string(count) + " values in one MPI sum");
-    float* at = data;
-    if (!direct_) {
-      const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(float);
-      if (bytes > staging_bytes_) {
-        if (staging_) memory_.deallocate_host(staging_);
-        staging_ = static_cast<float*>(memory_.allocate_host(bytes));
-        staging_bytes_ = bytes;
-      }
-      memory_.copy_out(staging_, data, bytes);
-      at = staging_;
-    }
-    mpi::check(MPI_Allreduce(MPI_IN_PLACE, at, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm_),
-               "summing gradients over ranks");
-    if (!direct_) memory_.copy_in(data, staging_, static_cast<std::size_t>(count) * sizeof(float));
-  }
+  void sum(float* data, std::int64_t count) override { all_reduce(data, count); }
+  void sum(double* data, std::int64_t count) override { all_reduce(data, count); }
 
  private:
+  template <typename T>
+  void all_reduce(T* data, std::int64_t count) {
+    if (count > std::numeric_limits<int>::max())
+      throw Error("reducer: " + std::to_string(count) + " values in one MPI sum");
+    const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
+    T* at = data;
+    if (!direct_) {
+      if (bytes > staging_bytes_) {
+        if (staging_) memory_->deallocate_host(staging_);
+        staging_ = nullptr;
+        staging_ = memory_->allocate_host(bytes);
+        staging_bytes_ = bytes;
+      }
+      memory_->copy_out(staging_, data, bytes);
+      at = static_cast<T*>(staging_);
+    }
+    mpi::check(MPI_Allreduce(MPI_IN_PLACE, at, static_cast<int>(count), mpi::datatype<T>(), MPI_SUM,
+                             comm_),
+               what_);
+    if (!direct_) memory_->copy_in(data, staging_, bytes);
+  }
+
   MPI_Comm comm_;
-  Memory& memory_;
+  Memory* memory_;
   bool direct_;
-  float* staging_ = nullptr;
+  const char* what_;
+  void* staging_ = nullptr;  // pinned, kept between calls
   std::size_t staging_bytes_ = 0;
 };
 
@@ -72,7 +84,11 @@ bool mpi_cuda_aware() {
 }
 
 std::unique_ptr<Reducer> make_mpi_reducer(MPI_Comm comm, Memory& memory) {
-  return std::make_unique<MpiReducer>(comm, memory);
+  return std::make_unique<MpiReducer>(comm, &memory, "summing gradients over ranks");
+}
+
+std::unique_ptr<Reducer> make_host_reducer(MPI_Comm comm) {
+  return std::make_unique<MpiReducer>(comm, nullptr, "summing over ranks");
 }
 
 std::unique_ptr<Reducer> make_reducer(MPI_Comm comm, Memory& memory) {

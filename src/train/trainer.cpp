@@ -324,7 +324,7 @@ TrainResult train(const TrainOptions& o) {
   }
   world.sum(edges_and_labels, 3);
   learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, 1, o.epochs);  // validates the name
-  const LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true, val_layout);
+  LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true, val_layout);
   if (restart.empty() && o.standardize_from_train) {
     const double n = static_cast<double>(train_atoms);
     const double mean = edges_and_labels[1] / n;
@@ -384,10 +384,14 @@ TrainResult train(const TrainOptions& o) {
       mpi::size() > 1 ? make_reducer(MPI_COMM_WORLD, *backend) : nullptr;
   if (root && reducer)
     std::printf("gradients summed over %d ranks by %s\n", mpi::size(), reducer->name().c_str());
-  // The training batches in the backend's memory for the whole run (views on the CPU).
+  // The training batches in the backend's memory for the whole run (views on the CPU), and the
+  // halo lists and buffers of each split batch.
   std::vector<BatchOnBackend> resident(train_batches.size());
-  for (std::size_t b = 0; b < train_batches.size(); ++b)
+  for (std::size_t b = 0; b < train_batches.size(); ++b) {
     resident[b].bind(*backend, train_batches[b].batch);
+    if (train_batches[b].comm) train_batches[b].comm->keep_on(backend);
+  }
+  if (val_set.comm) val_set.comm->keep_on(backend);
   TrainResult result;
   double window_seconds = 0;
   std::int64_t window_epochs = 0;

@@ -32,15 +32,17 @@ class NcclReducer final : public Reducer {
   NcclReducer& operator=(const NcclReducer&) = delete;
 
   std::string name() const override { return "nccl"; }
-  void sum(float* data, std::int64_t count) override {
-    check(ncclAllReduce(data, data, static_cast<std::size_t>(count), ncclFloat, ncclSum, comm_,
-                        nullptr),
+  void sum(float* data, std::int64_t count) override { all_reduce(data, count, ncclFloat); }
+  void sum(double* data, std::int64_t count) override { all_reduce(data, count, ncclDouble); }
+
+ private:
+  void all_reduce(void* data, std::int64_t count, ncclDataType_t type) {
+    check(ncclAllReduce(data, data, static_cast<std::size_t>(count), type, ncclSum, comm_, nullptr),
           "all-reduce");
     if (cudaStreamSynchronize(nullptr) != cudaSuccess)
       throw Error(std::string("NCCL all-reduce: ") + cudaGetErrorString(cudaGetLastError()));
   }
 
- private:
   ncclComm_t comm_ = nullptr;
 };
 
