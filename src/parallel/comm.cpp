@@ -197,6 +197,7 @@ void Comm::swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<in
 // the Comm sends, receives and copies of its own, both ways.
 template <typename T>
 void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
+  const double t0 = MPI_Wtime();
   std::optional<Workspace> once;
   Workspace& w = workspace(be, once);
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
@@ -211,10 +212,12 @@ void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
   be.scatter_rows(recvs, cols, w.recv, in, rows);
   be.gather_rows(selfs, cols, w.self_from, rows, own);
   be.scatter_rows(selfs, cols, w.self_to, own, rows);
+  seconds_ += MPI_Wtime() - t0;
 }
 
 template <typename T>
 void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
+  const double t0 = MPI_Wtime();
   std::optional<Workspace> once;
   Workspace& w = workspace(be, once);
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
@@ -230,6 +233,7 @@ void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
   be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, w.group_rows,
                     w.group_first, w.group_items, in, rows);
   be.zero(rows + num_owned_ * cols, static_cast<std::size_t>((selfs + recvs) * cols) * sizeof(T));
+  seconds_ += MPI_Wtime() - t0;
 }
 
 namespace {

@@ -48,6 +48,10 @@ class Comm final : public Exchange {
     reverse(be, rows, cols);
   }
 
+  // Wall seconds spent in forward_comm and reverse_comm so far: packing, MPI, and the waits for
+  // slower neighbours (the part of load imbalance that shows here) and, on a GPU, for the work
+  // queued before an exchange.
+  double seconds() const { return seconds_; }
   std::int64_t ghosts_sent() const { return static_cast<std::int64_t>(send_rows_.size()); }
   int neighbours() const { return static_cast<int>(peers_.size()); }
   // How the last exchange moved its rows: "direct" (host memory, or CUDA-aware MPI on device
@@ -98,6 +102,7 @@ class Comm final : public Exchange {
   std::unique_ptr<Workspace> kept_;
   std::unique_ptr<Reducer> sums_;  // the batch's sums, over `world`
   mutable bool staged_ = false;
+  mutable double seconds_ = 0;
 };
 
 // Sums over all ranks of the job (MPI_COMM_WORLD) and nothing else, for figures that belong to

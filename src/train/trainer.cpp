@@ -50,6 +50,21 @@ void truncate_curve(const std::string& path, std::int64_t epoch) {
   write_text_atomically(path, text);
 }
 
+// LAMMPS-style: the time a rank spent communicating in training steps, mean and max over ranks.
+void report_communication(const double seconds[3]) {
+  double sum[3], max[3];
+  mpi::check(MPI_Allreduce(seconds, sum, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+             "summing communication times");
+  mpi::check(MPI_Allreduce(seconds, max, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+             "summing communication times");
+  const double n = mpi::size();
+  std::printf(
+      "communication in training steps, mean / max over %d ranks: halo exchange %.3f / %.3f s, "
+      "gradient sums %.3f / %.3f s, of %.2f / %.2f s (%.2f %% / %.2f %% of the mean)\n",
+      mpi::size(), sum[0] / n, max[0], sum[1] / n, max[1], sum[2] / n, max[2],
+      100 * sum[0] / sum[2], 100 * sum[1] / sum[2]);
+}
+
 }  // namespace
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b) {
@@ -393,6 +408,7 @@ TrainResult train(const TrainOptions& o) {
   }
   if (val_set.comm) val_set.comm->keep_on(backend);
   TrainResult result;
+  double comm_seconds[3] = {0, 0, 0};  // in training steps: halo exchanges, gradient sums, all
   double window_seconds = 0;
   std::int64_t window_epochs = 0;
   auto save = [&](const std::string& path) {
@@ -409,6 +425,8 @@ TrainResult train(const TrainOptions& o) {
       // Random numbers keyed by the global step: the same after a restart at an epoch boundary.
       const LoadedBatch& lb = train_batches[b];
       const GraphBatch& batch = lb.batch;
+      const auto step_start = std::chrono::steady_clock::now();
+      const double halo_start = lb.comm ? lb.comm->seconds() : 0;
       const std::uint64_t step =
           static_cast<std::uint64_t>(state.epoch) * train_batches.size() + b + 1;
       const auto samples = sample_transforms(cfg.symmetrization, cfg.transforms, model.von_mises(),
@@ -428,7 +446,11 @@ TrainResult train(const TrainOptions& o) {
                       batch.label[static_cast<std::size_t>(i)]);
       model.params().zero_grad();
       const auto dT = model.backward(batch);
-      if (reducer) reducer->sum(model.params().backend_grads(), model.params().total());
+      if (reducer) {
+        const auto t = std::chrono::steady_clock::now();
+        reducer->sum(model.params().backend_grads(), model.params().total());
+        comm_seconds[1] += seconds_since(t);
+      }
       if (vm_mu >= 0) {  // dT is the whole batch's already
         VonMisesParams g;
         backprop_transforms(samples, dT, model.von_mises(), g);
@@ -444,6 +466,8 @@ TrainResult train(const TrainOptions& o) {
       ParameterStore<float>& p = model.params();
       clip_grad_norm(*backend, p.backend_grads(), p.total(), o.clip);
       adam.step(p.backend_values(), p.backend_grads());
+      if (lb.comm) comm_seconds[0] += lb.comm->seconds() - halo_start;
+      comm_seconds[2] += seconds_since(step_start);
     }
     const double loss = loss_sum / static_cast<double>(train_atoms);
     state.epoch = epoch;
@@ -516,6 +540,7 @@ TrainResult train(const TrainOptions& o) {
   // its first task exits (srun --kill-on-bad-exit, exit status 75) must not cut the write short.
   double written = 0;
   world.sum(&written, 1);
+  if (mpi::size() > 1) report_communication(comm_seconds);
   result.best_val = state.best_val;
   result.best_epoch = state.best_epoch;
   result.seconds = seconds_since(t_start);

@@ -2,7 +2,8 @@
 # Five training steps on P ranks (decomposed, data-parallel, mixed) against one process: the same
 # losses and Pearson values each epoch, and the same weights at the end, to float32 round-off.
 # And a restart on another rank count: three steps on one process, then two more on four ranks
-# from its checkpoint, ending where the five serial steps end.
+# from its checkpoint, ending where the five serial steps end. Each parallel run reports its
+# communication time (halo exchanges, gradient sums) within its training steps' time.
 # usage: train_equivalence.sh BINARY REPO_DIR WORK_DIR
 set -euo pipefail
 bin=$1 repo=$2 work=$3
@@ -23,7 +24,7 @@ run mixed 4 --groups 2 --grid 2x1x1
 "$bin" train "${args[@]}" --epochs 3 --out "$work/restarted" > "$work/first-part.log"
 run restarted 4 --grid 2x2x1 --restart auto
 /usr/bin/python3 - "$work" <<'PY'
-import csv, sys
+import csv, re, sys
 import h5py, numpy as np
 work = sys.argv[1]
 def curve(name):  # the restarted run's curve.csv holds both parts
@@ -45,5 +46,14 @@ for name in ["decomposed", "data-parallel", "mixed", "restarted"]:
     failed |= not ok
     print(f"{name:14s} losses rel {loss:.1e}  Pearson abs {r:.1e}  weights rel {dw:.1e}  "
           f"{'ok' if ok else 'FAIL'}")
+pattern = (r"communication in training steps, mean / max over (\d+) ranks: halo exchange "
+           r"([\d.]+) / ([\d.]+) s, gradient sums ([\d.]+) / ([\d.]+) s, of ([\d.]+) / ([\d.]+) s")
+for name, ranks in [("decomposed", 4), ("data-parallel", 2), ("mixed", 4)]:
+    m = re.search(pattern, open(f"{work}/{name}.log").read())
+    t = [float(x) for x in m.groups()[1:]] if m else []
+    ok = (m is not None and int(m[1]) == ranks and t[0] <= t[1] and t[2] <= t[3]
+          and 0 < t[4] <= t[5] and t[1] + t[3] <= t[5] and (name == "data-parallel" or t[1] > 0))
+    failed |= not ok
+    print(f"{name:14s} communication: {m[0] if m else 'no report'}  {'ok' if ok else 'FAIL'}")
 sys.exit(1 if failed else 0)
 PY
