@@ -40,8 +40,9 @@ ModelConfig tiny_config(Symmetrization mode) {
 
 TEST(Model, WholeModelGradientsMatchFiniteDifferences) {
   Fixture f = small_structure(14, 6.0, 3.2, 5);
-  for (Symmetrization mode : {Symmetrization::kNone, Symmetrization::kFixed,
-                              Symmetrization::kVonMises, Symmetrization::kLength}) {
+  for (Symmetrization mode :
+       {Symmetrization::kNone, Symmetrization::kFixed, Symmetrization::kAugment,
+        Symmetrization::kVonMises, Symmetrization::kLength}) {
     SCOPED_TRACE(symmetrization_name(mode));
     SymGNN<double> model(tiny_config(mode));
     model.initialize(11);

@@ -416,14 +416,15 @@ TEST(TransformTest, ParseSymmetrization) {
   EXPECT_EQ(parse_symmetrization("fixed"), Symmetrization::kFixed);
   EXPECT_EQ(parse_symmetrization("none"), Symmetrization::kNone);
   EXPECT_EQ(parse_symmetrization("length"), Symmetrization::kLength);
+  EXPECT_EQ(parse_symmetrization("augment"), Symmetrization::kAugment);
   for (auto m : {Symmetrization::kVonMises, Symmetrization::kUniform, Symmetrization::kFixed,
-                 Symmetrization::kNone, Symmetrization::kLength}) {
+                 Symmetrization::kNone, Symmetrization::kLength, Symmetrization::kAugment}) {
     EXPECT_EQ(parse_symmetrization(symmetrization_name(m)), m);
   }
   EXPECT_THROW(parse_symmetrization("VonMises"), UsageError);
   const std::string msg = test::error_message([] { parse_symmetrization("haar"); });
   EXPECT_THAT(msg, HasSubstr("'haar'"));
-  EXPECT_THAT(msg, HasSubstr("vonmises, uniform, fixed, none, length"));
+  EXPECT_THAT(msg, HasSubstr("vonmises, uniform, fixed, none, length, augment"));
 }
 
 TEST(TransformTest, FixedNoneAndLengthModes) {
@@ -450,6 +451,15 @@ TEST(TransformTest, FixedNoneAndLengthModes) {
   ASSERT_EQ(none.size(), 1u);
   EXPECT_EQ(none[0].T, euler_transform(0, 0, 0, 0));
   EXPECT_TRUE(sample_transforms(Symmetrization::kLength, 6, params, 1, 2).empty());
+
+  // augment: the published two, then a reflection: -(O_z(2) O_y(2) O_x(2)), whatever k says.
+  const auto augment = sample_transforms(Symmetrization::kAugment, 6, params, 1, 2);
+  ASSERT_EQ(augment.size(), 3u);
+  EXPECT_EQ(augment[0].T, fixed[0].T);
+  EXPECT_EQ(augment[1].T, fixed[1].T);
+  EXPECT_EQ(augment[2].lambda, 1);
+  const Mat rotation = euler_transform(0, 2, 2, 2);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(augment[2].T[i], -rotation[i]) << i;
 
   EXPECT_THROW(sample_transforms(Symmetrization::kVonMises, 0, params, 1, 2), UsageError);
   EXPECT_THROW(sample_transforms(Symmetrization::kUniform, -1, params, 1, 2), UsageError);

@@ -46,5 +46,7 @@ void append_double(std::string& out, double value);
 void append_int64(std::string& out, std::int64_t value);
 
 std::string_view trim(std::string_view s);
+// The words separated by single spaces ("Cu Zr").
+std::string join(const std::vector<std::string>& words);
 
 }  // namespace symgnn

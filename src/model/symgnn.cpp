@@ -13,6 +13,8 @@ int ModelConfig::train_transforms() const {
   switch (symmetrization) {
     case Symmetrization::kFixed:
       return 2;
+    case Symmetrization::kAugment:
+      return 3;
     case Symmetrization::kNone:
       return 1;
     case Symmetrization::kLength:

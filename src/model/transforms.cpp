@@ -7,17 +7,18 @@
 #include "model/von_mises.hpp"
 
 namespace symgnn {
-namespace {
 
-using Mat = std::array<double, 9>;
-
-Mat mul(const Mat& a, const Mat& b) {
-  Mat c{};
+std::array<double, 9> compose(const std::array<double, 9>& a, const std::array<double, 9>& b) {
+  std::array<double, 9> c{};
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
       c[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
   return c;
 }
+
+namespace {
+
+using Mat = std::array<double, 9>;
 
 Mat scaled(const Mat& a, double s) {
   Mat c = a;
@@ -100,7 +101,7 @@ SampledTransform draw(Symmetrization mode, const VonMisesParams& params,
 }  // namespace
 
 std::array<double, 9> euler_transform(int lambda, double theta, double phi, double psi) {
-  return scaled(mul(mul(oz(theta), oy(phi)), ox(psi)), sign_of(lambda));
+  return scaled(compose(compose(oz(theta), oy(phi)), ox(psi)), sign_of(lambda));
 }
 
 void euler_transform_grad(int lambda, double theta, double phi, double psi,
@@ -108,9 +109,9 @@ void euler_transform_grad(int lambda, double theta, double phi, double psi,
                           std::array<double, 9>& d_psi) {
   const double sg = sign_of(lambda);
   const Mat z = oz(theta), y = oy(phi), x = ox(psi);
-  d_theta = scaled(mul(mul(doz(theta), y), x), sg);
-  d_phi = scaled(mul(mul(z, doy(phi)), x), sg);
-  d_psi = scaled(mul(mul(z, y), dox(psi)), sg);
+  d_theta = scaled(compose(compose(doz(theta), y), x), sg);
+  d_phi = scaled(compose(compose(z, doy(phi)), x), sg);
+  d_psi = scaled(compose(compose(z, y), dox(psi)), sg);
 }
 
 Symmetrization parse_symmetrization(const std::string& name) {
@@ -119,8 +120,9 @@ Symmetrization parse_symmetrization(const std::string& name) {
   if (name == "fixed") return Symmetrization::kFixed;
   if (name == "none") return Symmetrization::kNone;
   if (name == "length") return Symmetrization::kLength;
+  if (name == "augment") return Symmetrization::kAugment;
   throw UsageError("unknown symmetrization '" + name +
-                   "' (valid: vonmises, uniform, fixed, none, length)");
+                   "' (valid: vonmises, uniform, fixed, none, length, augment)");
 }
 
 std::string symmetrization_name(Symmetrization mode) {
@@ -135,6 +137,8 @@ std::string symmetrization_name(Symmetrization mode) {
       return "none";
     case Symmetrization::kLength:
       return "length";
+    case Symmetrization::kAugment:
+      return "augment";
   }
   return "?";
 }
@@ -147,15 +151,19 @@ std::vector<SampledTransform> sample_transforms(Symmetrization mode, int k,
     case Symmetrization::kLength:
       return out;
     case Symmetrization::kNone:
-    case Symmetrization::kFixed: {
-      // The published transforms, identity first; nothing random and nothing to learn.
-      const int n = mode == Symmetrization::kNone ? 1 : 2;
+    case Symmetrization::kFixed:
+    case Symmetrization::kAugment: {
+      // The published transforms, identity first: then all angles 1 rad; nothing random and
+      // nothing to learn. The paper's "data augmentation" names no transforms; ours add a
+      // reflection, all angles 2 rad, so that the three span both components of O(3).
+      const int n = mode == Symmetrization::kNone ? 1 : mode == Symmetrization::kFixed ? 2 : 3;
       for (int t = 0; t < n; ++t) {
         SampledTransform s;
         s.mode = mode;
-        const double a = t;  // 0 rad, then 1 rad
+        s.lambda = t == 2 ? 1 : 0;
+        const double a = t;  // 0, 1, 2 rad
         s.angle[0] = s.angle[1] = s.angle[2] = a;
-        s.T = euler_transform(0, a, a, a);
+        s.T = euler_transform(s.lambda, a, a, a);
         out.push_back(s);
       }
       return out;
@@ -194,6 +202,14 @@ void backprop_transforms(const std::vector<SampledTransform>& samples,
       grad.log_kappa[s.lambda][a] += g * dz_dkappa(s.z[a], kappa) * kappa;
     }
   }
+}
+
+std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed) {
+  const kernels::PhiloxKey key = kernels::philox_key(seed, rng_stream::kFrames, 0);
+  std::vector<std::array<double, 9>> frames;
+  for (int f = 0; f < count; ++f)
+    frames.push_back(draw(Symmetrization::kUniform, {}, key, static_cast<std::uint64_t>(f)).T);
+  return frames;
 }
 
 }  // namespace symgnn

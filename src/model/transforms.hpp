@@ -26,9 +26,11 @@ enum class Symmetrization {
   kFixed,     // the published code: identity and theta = phi = psi = 1 rad (k = 2)
   kNone,      // ablation "w/o symmetrization": identity only (k = 1)
   kLength,    // ablation "EGAT": the edge length |x| is the edge feature, no transforms
+  kAugment,   // ablation "data augmentation": three fixed transforms (k = 3), nothing to learn
 };
 
-// "vonmises", "uniform", "fixed", "none" or "length"; throws UsageError listing them otherwise.
+// "vonmises", "uniform", "fixed", "none", "length" or "augment"; throws UsageError listing them
+// otherwise.
 Symmetrization parse_symmetrization(const std::string& name);
 std::string symmetrization_name(Symmetrization mode);
 
@@ -52,10 +54,18 @@ struct SampledTransform {
 // The transforms for one training step. Randomness comes from Philox keyed by (seed,
 // rng_stream::kTransforms, step) with the transform number t as the index, so every rank and
 // device draws the same transforms for the same (seed, step). k is used by vonmises and uniform
-// (k >= 1, else UsageError); fixed gives 2, none 1 and length no transforms.
+// (k >= 1, else UsageError); fixed gives 2, augment 3, none 1 and length no transforms.
 std::vector<SampledTransform> sample_transforms(Symmetrization mode, int k,
                                                 const VonMisesParams& params, std::uint64_t seed,
                                                 std::uint64_t step);
+
+// `count` frames of a structure: Haar-uniform elements F of O(3) keyed by (seed,
+// rng_stream::kFrames) and the frame number, as row-major matrices acting on row vectors (x F).
+// A prediction in frame F sees the structure rotated (and reflected) by F: its transforms T
+// become F T.
+std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed);
+// The row-major product a b of 3x3 matrices.
+std::array<double, 9> compose(const std::array<double, 9>& a, const std::array<double, 9>& b);
 
 // Accumulates into `grad` dL/dmu and dL/dlog_kappa given dL/dT for each sampled transform (same
 // order), by the chain rule dT/dangle · (dangle/dmu = 1, dangle/dlog_kappa = dz/dkappa · kappa)

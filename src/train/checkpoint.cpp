@@ -1,5 +1,7 @@
 #include "train/checkpoint.hpp"
 
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -30,12 +32,6 @@ double text_double(const h5::Location& at, const std::string& name) {
 std::string join(const std::vector<int>& v) {
   std::string s;
   for (int x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
-  return s;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
   return s;
 }
 
@@ -142,6 +138,22 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
     if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
   }
   out.commit();
+}
+
+bool is_checkpoint(const std::string& path) {
+  // The HDF5 signature first, so that other files are never handed to the HDF5 library.
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  if (!in.read(magic, sizeof magic) || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0)
+    return false;
+  try {
+    h5::Handle file = h5::open_file_readonly(path);
+    const h5::Location root{file.get(), path, "/"};
+    return h5::has_attribute(root, "format") &&
+           h5::read_string_attribute(root, "format") == kCheckpointFormatName;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {

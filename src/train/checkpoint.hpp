@@ -36,6 +36,10 @@ struct TrainState {
 void save_checkpoint(const std::string& path, const SymGNN<float>& model, const Adam<float>* adam,
                      const TrainState& state, const ModelSetup& setup, const std::string& options);
 
+// Whether `path` is a file this program wrote as a checkpoint (an HDF5 file whose /format says
+// so); false for anything else, without an error.
+bool is_checkpoint(const std::string& path);
+
 // Reads the setup and training state only (to build a model of the right shape).
 ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state = nullptr);
 

@@ -141,7 +141,8 @@ LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup
 }
 
 std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
-                                                   const ModelSetup& setup, double* scale) {
+                                                   const ModelSetup& setup, double* scale,
+                                                   const std::array<double, 9>* frame) {
   const ModelConfig& c = model.config();
   const int k = c.train_transforms();
   const bool sampled =
@@ -150,7 +151,7 @@ std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
   std::vector<std::array<double, 9>> transforms;
   for (const auto& s : sample_transforms(c.symmetrization, std::max(k_eval, 1), model.von_mises(),
                                          setup.eval_seed, 0))
-    transforms.push_back(s.T);
+    transforms.push_back(frame ? compose(*frame, s.T) : s.T);
   // The published model sums (not averages) k encodings; more evaluation transforms are scaled
   // back to the same total weight.
   *scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
@@ -167,10 +168,10 @@ void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& bat
 }
 
 std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
-                            const ModelSetup& setup) {
+                            const ModelSetup& setup, const std::array<double, 9>* frame) {
   const ModelConfig& c = model.config();
   double scale = 1;
-  const auto transforms = eval_transforms(model, setup, &scale);
+  const auto transforms = eval_transforms(model, setup, &scale, frame);
   Tensor<float> pred;
   model.forward(loaded.batch, transforms, Phase::kEval, {setup.eval_seed, 0}, pred, scale,
                 loaded.exchange());

@@ -96,13 +96,15 @@ double learning_rate(const std::string& schedule, double lr, double lr_min, std:
                      std::int64_t epochs);
 
 // Evaluation's transforms (the setup's eval_transforms from eval_seed) and the weight of their
-// sum (`scale`).
+// sum (`scale`); in a frame F (sample_frames), each transform T becomes F T.
 std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
-                                                   const ModelSetup& setup, double* scale);
+                                                   const ModelSetup& setup, double* scale,
+                                                   const std::array<double, 9>* frame = nullptr);
 // Predictions in label units (eV) of this rank's atoms of a batch, in evaluation mode with the
-// setup's transforms, in batch order (batch.node_id gives each one's input index).
+// setup's transforms (in `frame`, if given), in batch order (batch.node_id gives each one's input
+// index).
 std::vector<double> predict(SymGNN<float>& model, const LoadedBatch& loaded,
-                            const ModelSetup& setup);
+                            const ModelSetup& setup, const std::array<double, 9>* frame = nullptr);
 // Running BatchNorm statistics averaged over the batches' training-mode passes without dropout.
 void refresh_batchnorm(SymGNN<float>& model, const std::vector<LoadedBatch>& batches,
                        const ModelSetup& setup);

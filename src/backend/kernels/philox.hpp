@@ -25,6 +25,7 @@ inline constexpr std::uint32_t kInit = 3;            // parameter initialisation
 inline constexpr std::uint32_t kExplainMask = 4;     // the explainer's initial edge masks
 inline constexpr std::uint32_t kExplainCentres = 5;  // its random centres
 inline constexpr std::uint32_t kExplainBins = 6;     // Table 6's random bin
+inline constexpr std::uint32_t kFrames = 7;          // prediction's frames of a structure
 }  // namespace rng_stream
 
 }  // namespace symgnn
