@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -195,6 +196,78 @@ TEST(Cli, ExplainWritesEdgeWeightsAndAtomImportance) {
   const Result missing = run("explain " + dir.file("none.h5") + " " + kSample);
   EXPECT_EQ(missing.status, 1);
   EXPECT_THAT(missing.output, HasSubstr("none.h5"));
+}
+
+// A committee: eb_pred is the members' mean, eb_std their spread, each member alone predicts what
+// it predicts in the committee; --frames adds the spread over frames (none for the edge-length
+// model, which is invariant); members whose graphs or labels differ are refused.
+TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
+  test::TempDir dir;
+  const std::string val = std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train6.extxyz";
+  const auto train = [&](const std::string& name, const std::string& options) {
+    const Result r = run("train --train " + kSample + " --val " + val +
+                         " --heads '2 1' --decoder-layers 1 --epochs 2 --eval-every 2 " + options +
+                         " --out " + dir.file(name));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return dir.file(name + "/last.h5");
+  };
+  const std::string a = train("a", "--seed 1 --dim 4"), b = train("b", "--seed 2 --dim 6"),
+                    length = train("length", "--dim 4 --symmetrization length");
+  const auto column = [&](const std::string& out, const std::string& name) {
+    return read_structures(dir.file(out + "/train6.pred.extxyz"))
+        .at(0)
+        .require_property(name)
+        .values;
+  };
+  const auto predict = [&](const std::string& models, const std::string& out,
+                           const std::string& options = "") {
+    const Result r = run("predict " + models + " " + val + " --eval-transforms 2 --out " +
+                         dir.file(out) + " " + options);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return r.output;
+  };
+  predict(a, "pa");
+  predict(b, "pb");
+  const std::string both = predict(a + " " + b, "pab");
+  EXPECT_THAT(both, HasSubstr("[" + a + "]: 8000 atoms  Pearson"));  // each member's score
+  const auto pa = column("pa", "eb_pred"), pb = column("pb", "eb_pred");
+  const auto mean = column("pab", "eb_pred"), spread = column("pab", "eb_std");
+  ASSERT_EQ(mean.size(), pa.size());
+  double largest = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_NEAR(mean[i], (pa[i] + pb[i]) / 2, 1e-6) << i;
+    EXPECT_NEAR(spread[i], std::abs(pa[i] - pb[i]) / 2, 1e-6) << i;
+    largest = std::max(largest, spread[i]);
+  }
+  EXPECT_GT(largest, 0);
+  const Structure one = read_structures(dir.file("pa/train6.pred.extxyz")).at(0);
+  EXPECT_EQ(one.find_property("eb_std"), nullptr);  // one member, one frame: no spreads
+  EXPECT_EQ(one.find_property("eb_frame_std"), nullptr);
+
+  predict(a + " " + length, "frames", "--frames 3 --column eb");
+  const auto frame_std = column("frames", "eb_frame_std");
+  EXPECT_GT(*std::max_element(frame_std.begin(), frame_std.end()), 1e-4);  // a's frames differ
+  predict(length, "length-frames", "--frames 3");
+  for (double v : column("length-frames", "eb_frame_std")) ASSERT_LT(v, 1e-5);
+
+  const std::string zr_cu = train("zrcu", "--dim 4 --species 'Zr Cu'"),
+                    wide = train("wide", "--dim 4 --cutoff 4");
+  for (const auto& [other, what] :
+       {std::pair{zr_cu, "species list is Zr Cu, not Cu Zr"}, std::pair{wide, "cutoff"}}) {
+    const Result r = run("predict " + a + " " + other + " " + val + " --out " + dir.file("bad"));
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_THAT(r.output, HasSubstr(other + " cannot join the committee of " + a));
+    EXPECT_THAT(r.output, HasSubstr(what));
+  }
+  const Result frames0 = run("predict " + a + " " + val + " --frames 0");
+  EXPECT_EQ(frames0.status, 2);
+  EXPECT_THAT(frames0.output, HasSubstr("--frames must be at least 1"));
+  const Result no_model = run("predict " + val + " " + a);
+  EXPECT_EQ(no_model.status, 2);
+  EXPECT_THAT(no_model.output, HasSubstr("is not a checkpoint written by train"));
+  const Result no_structure = run("predict " + a + " " + b);
+  EXPECT_EQ(no_structure.status, 2);
+  EXPECT_THAT(no_structure.output, HasSubstr("usage: symgnn-dist predict MODEL.h5 [MODEL.h5...]"));
 }
 
 }  // namespace

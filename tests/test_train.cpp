@@ -2,12 +2,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "graph/neighbor.hpp"
 #include "io/h5.hpp"
+#include "model/transforms.hpp"
 #include "train/trainer.hpp"
 #include "util.hpp"
 
@@ -205,6 +207,50 @@ TEST(Train, CheckpointsRoundTripAndBadOnesAreRefused) {
   // Not a checkpoint at all.
   EXPECT_THAT(test::error_message([&] { read_checkpoint_setup(kTrain); }),
               HasSubstr("not an HDF5 file"));
+}
+
+// A prediction in frame F is the prediction of the structure rotated (and reflected) by F: its
+// transforms T become F T, and the rotated glass's edge vectors are x F. Cell and positions are
+// rotated, so the cell is general triclinic and the atoms come in another spatial order.
+TEST(Predict, AFrameIsTheStructureRotated) {
+  ModelSetup setup;
+  setup.model.dim = 8;
+  setup.model.heads = {2, 1};
+  setup.model.decoder_layers = 2;
+  setup.model.symmetrization = Symmetrization::kVonMises;
+  setup.model.transforms = 2;
+  setup.eval_transforms = 4;
+  SymGNN<float> model(setup.model);
+  model.initialize(5);
+  const Structure glass = read_structures(kTrain).at(0);
+  const auto loaded = [&](const Structure& s) {
+    return batch_of({StructureBlock{s, 0, static_cast<std::int64_t>(s.size())}}, setup, false);
+  };
+  const LoadedBatch as_given = loaded(glass);
+  const std::vector<double> identity = to_blocks(as_given, predict(model, as_given, setup));
+  const auto rotate = [](const std::array<double, 9>& f, double* v) {
+    const double x = v[0], y = v[1], z = v[2];
+    for (int c = 0; c < 3; ++c) v[c] = x * f[c] + y * f[3 + c] + z * f[6 + c];
+  };
+  double spread = 0;
+  for (double p : identity) spread = std::max(spread, std::abs(p - identity[0]));
+  for (const auto& frame : sample_frames(2, 11)) {
+    Structure turned = glass;
+    for (int k = 0; k < 3; ++k) rotate(frame, &turned.cell.h[3 * k]);
+    rotate(frame, turned.cell.origin.data());
+    for (std::size_t i = 0; i < turned.size(); ++i) rotate(frame, &turned.positions[3 * i]);
+    const LoadedBatch b = loaded(turned);
+    const std::vector<double> rotated = to_blocks(b, predict(model, b, setup));
+    const std::vector<double> in_frame =
+        to_blocks(as_given, predict(model, as_given, setup, &frame));
+    double worst = 0, moved = 0;
+    for (std::size_t i = 0; i < rotated.size(); ++i) {
+      worst = std::max(worst, std::abs(in_frame[i] - rotated[i]));
+      moved = std::max(moved, std::abs(in_frame[i] - identity[i]));
+    }
+    EXPECT_LT(worst, 1e-4 * spread);
+    EXPECT_GT(moved, 1e-3 * spread);  // the frame does change this untrained model's prediction
+  }
 }
 
 }  // namespace

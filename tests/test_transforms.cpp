@@ -623,5 +623,23 @@ TEST(TransformTest, BackpropIgnoresModesWithoutParameters) {
   EXPECT_THROW(backprop_transforms(ts, weights(2), p, grad), Error);
 }
 
+// Frames: orthogonal, both signs of the determinant, a pure function of (seed, frame number).
+TEST(TransformTest, FramesAreOrthogonalAndKeyedBySeed) {
+  const auto frames = sample_frames(64, 5);
+  ASSERT_EQ(frames.size(), 64u);
+  int reflections = 0;
+  for (const auto& f : frames) {
+    const Mat ff = compose(f, {f[0], f[3], f[6], f[1], f[4], f[7], f[2], f[5], f[8]});  // F F^T
+    for (int i = 0; i < 9; ++i) EXPECT_NEAR(ff[i], i % 4 == 0 ? 1 : 0, 1e-14);
+    const double det = f[0] * (f[4] * f[8] - f[5] * f[7]) - f[1] * (f[3] * f[8] - f[5] * f[6]) +
+                       f[2] * (f[3] * f[7] - f[4] * f[6]);
+    reflections += det < 0;
+  }
+  EXPECT_GT(reflections, 16);
+  EXPECT_LT(reflections, 48);
+  EXPECT_EQ(sample_frames(3, 5)[2], frames[2]);
+  EXPECT_NE(sample_frames(3, 6)[2], frames[2]);
+}
+
 }  // namespace
 }  // namespace symgnn
