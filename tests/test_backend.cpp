@@ -422,9 +422,9 @@ TEST_P(BackendOps, LossNormScaleAndAdam) {
   for (std::int64_t i = 0; i < n; ++i) want[i] = -0.5 * pred[i];
   expect_close(dp.download(), want, 0, "scale");
 
-  // Three Adam steps, with and without AMSGrad, against the update in double. The gradients
-  // shrink so that AMSGrad's maximum differs from v.
-  for (const bool amsgrad : {false, true}) {
+  // Three Adam steps, with and without AMSGrad and with AdamW's decay, against the update in
+  // double. The gradients shrink so that AMSGrad's maximum differs from v.
+  for (const auto& [amsgrad, decay] : {std::pair{false, 0.0}, {true, 0.0}, {false, 0.5}}) {
     const auto p0 = random_floats(n, 32);
     std::vector<double> p(p0.begin(), p0.end()), m(n, 0.0), v(n, 0.0), vmax(n, 0.0);
     Array<float> params = put(p0), m_ = empty<float>(n), v_ = empty<float>(n),
@@ -436,17 +436,19 @@ TEST_P(BackendOps, LossNormScaleAndAdam) {
       const auto g = random_floats(n, 33 + t, 1.0f / t);
       const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8;
       const double bc1 = 1 - std::pow(b1, t), bc2 = 1 - std::pow(b2, t);
-      be->adam_step(
-          n, {float(lr / bc1), float(std::sqrt(bc2)), float(eps), float(b1), float(b2), amsgrad},
-          params.ptr(), put(g).ptr(), m_.ptr(), v_.ptr(), vmax_.ptr());
+      be->adam_step(n,
+                    {float(lr / bc1), float(std::sqrt(bc2)), float(eps), float(b1), float(b2),
+                     amsgrad, float(1 - lr * decay)},
+                    params.ptr(), put(g).ptr(), m_.ptr(), v_.ptr(), vmax_.ptr());
       for (std::int64_t i = 0; i < n; ++i) {
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * double(g[i]) * g[i];
         vmax[i] = std::max(vmax[i], v[i]);
-        p[i] -= lr / bc1 * m[i] / (std::sqrt(amsgrad ? vmax[i] : v[i]) / std::sqrt(bc2) + eps);
+        p[i] = p[i] * (1 - lr * decay) -
+               lr / bc1 * m[i] / (std::sqrt(amsgrad ? vmax[i] : v[i]) / std::sqrt(bc2) + eps);
       }
     }
-    expect_close(params.download(), p, 1e-5, amsgrad ? "amsgrad" : "adam");
+    expect_close(params.download(), p, 1e-5, decay > 0 ? "adamw" : amsgrad ? "amsgrad" : "adam");
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "graph/neighbor.hpp"
 #include "io/h5.hpp"
@@ -128,6 +129,12 @@ TEST(Train, MiniBatchesTakeOneStepPerGroupOfStructures) {
   EXPECT_NEAR(learning_rate("cosine", 1e-3, 0, 6, 11), 5e-4, 1e-12);
   EXPECT_THAT(test::error_message([] { learning_rate("step", 1, 0, 1, 2); }),
               HasSubstr("unknown learning-rate schedule"));
+  // cosine-time: the share of the time budget used, whatever the epoch.
+  EXPECT_DOUBLE_EQ(learning_rate("cosine-time", 1e-3, 1e-5, 7, 10, 0), 1e-3);
+  EXPECT_NEAR(learning_rate("cosine-time", 1e-3, 0, 1, 10, 0.5), 5e-4, 1e-12);
+  EXPECT_DOUBLE_EQ(learning_rate("cosine-time", 1e-3, 1e-5, 2, 10, 1.3), 1e-5);
+  EXPECT_THAT(test::error_message([] { learning_rate("cosine-time", 1, 0, 1, 2); }),
+              HasSubstr("needs --time-limit"));
 }
 
 // --standardize per-structure: every structure's labels take the common mean and spread, and
@@ -251,6 +258,71 @@ TEST(Predict, AFrameIsTheStructureRotated) {
     EXPECT_LT(worst, 1e-4 * spread);
     EXPECT_GT(moved, 1e-3 * spread);  // the frame does change this untrained model's prediction
   }
+}
+
+// The moving average of the weights: the recurrence with its warm-up, on the CPU backend.
+TEST(Optimizer, MovingAverageFollowsItsRecurrence) {
+  const auto cpu = make_cpu_backend<double>();
+  AdamConfig c;
+  c.lr = 0.1;
+  c.ema_decay = 0.5;
+  std::vector<double> p = {1.0, -2.0}, avg = p;
+  Adam<double> adam(*cpu, 2, c, p.data());
+  for (int t = 1; t <= 4; ++t) {
+    const std::vector<double> g = {0.3 * t, -0.1};
+    adam.step(p.data(), g.data());
+    const double d = std::min(0.5, (1.0 + t) / (10.0 + t));  // 0.18.., 0.25, .., then 0.5
+    for (int i = 0; i < 2; ++i) avg[i] = d * avg[i] + (1 - d) * p[i];
+  }
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(adam.average()[i], avg[i], 1e-15);
+  const std::vector<double> live = p, average(adam.average().begin(), adam.average().end());
+  adam.swap_average(p.data());
+  EXPECT_EQ(p, average);
+  EXPECT_EQ(std::vector<double>(adam.average().begin(), adam.average().end()), live);
+}
+
+// A run with a moving average and weight decay: it resumes bit for bit, its evaluations are the
+// average's (prediction from its checkpoint scores what the curve says), and the checkpoint
+// holds the live weights for training.
+TEST(Train, MovingAverageRunsResumeExactlyAndPredictWithTheAverage) {
+  test::TempDir dir;
+  const auto options = [&](const std::string& out, std::int64_t epochs) {
+    TrainOptions o = small_run(dir.file(out), epochs);
+    o.adam.ema_decay = 0.9;
+    o.adam.weight_decay = 0.01;
+    o.eval_every = 2;
+    return o;
+  };
+  train(options("straight", 6));
+  train(options("resumed", 3));
+  TrainOptions resumed = options("resumed", 6);
+  resumed.restart = "auto";
+  train(resumed);
+  const std::string last = dir.file("straight/last.h5");
+  EXPECT_EQ(stored_params(last), stored_params(dir.file("resumed/last.h5")));
+
+  ModelSetup setup = read_checkpoint_setup(last);
+  SymGNN<float> average(setup.model), live(setup.model);
+  load_checkpoint(last, average, nullptr);
+  AdamConfig c;
+  c.ema_decay = 0.9;
+  Adam<float> adam(live.backend(), live.params().total(), c, live.params().values().data());
+  load_checkpoint(last, live, &adam);
+  EXPECT_EQ(std::vector<float>(average.params().values().begin(), average.params().values().end()),
+            std::vector<float>(adam.average().begin(), adam.average().end()));
+  EXPECT_NE(average.params().values()[0], live.params().values()[0]);
+
+  std::ifstream curve(dir.file("straight/curve.csv"));
+  std::string line, last_line;
+  while (std::getline(curve, line)) last_line = line;
+  std::vector<std::string> fields;  // epoch,loss,train_pearson,val_pearson,...
+  std::stringstream row(last_line);
+  for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+  const double curve_val = std::stod(fields.at(3));
+  const LoadedBatch val = load_batch({kVal}, {}, setup, true);
+  const std::vector<double> p = predict(average, val, setup);
+  std::vector<double> y(val.batch.label.begin(), val.batch.label.end());
+  EXPECT_NEAR(pearson(p, y), curve_val, 1e-5);
 }
 
 }  // namespace

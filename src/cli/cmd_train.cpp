@@ -94,6 +94,8 @@ int run(const po::variables_map& vm) {
   o.batch_graphs = vm["batch-graphs"].as<int>();
   o.lr_schedule = vm["lr-schedule"].as<std::string>();
   o.lr_min = vm["lr-min"].as<double>();
+  o.adam.weight_decay = vm["weight-decay"].as<double>();
+  o.adam.ema_decay = vm["ema"].as<double>();
   if (o.batch_graphs < 0) throw UsageError("--batch-graphs must be 0 (full batch) or positive");
   o.seed = vm["seed"].as<std::uint64_t>();
   o.out_dir = vm["out"].as<std::string>();
@@ -151,8 +153,14 @@ Command train_command() {
             "stop after this many epochs without a better validation Pearson")(
             "lr", po::value<double>()->default_value(1e-4), "learning rate")(
             "lr-schedule", po::value<std::string>()->default_value("constant"),
-            "constant, or cosine (from --lr down to --lr-min at the last epoch)")(
-            "lr-min", po::value<double>()->default_value(0.0), "final learning rate (cosine)")(
+            "constant; cosine (from --lr down to --lr-min at the last epoch); cosine-time (the "
+            "same over --time-limit)")("lr-min", po::value<double>()->default_value(0.0),
+                                       "final learning rate (cosine)")(
+            "weight-decay", po::value<double>()->default_value(0.0),
+            "AdamW's decoupled weight decay (0: none)")(
+            "ema", po::value<double>()->default_value(0.0),
+            "decay of the moving average of the weights that evaluation and prediction use "
+            "(e.g. 0.999; 0: none)")(
             "batch-graphs", po::value<int>()->default_value(0),
             "training structures per step (0: all of them, the published full batch)")(
             "optimizer", po::value<std::string>()->default_value("amsgrad"), "amsgrad or adam")(

@@ -131,6 +131,10 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
       h5::write<float>(o, "v", {n}, a.v().data());
       h5::write<float>(o, "v_max", {n}, a.v_max().data());
       for (auto* b : {&a.m(), &a.v(), &a.v_max()}) sum.add(b->data(), b->size() * sizeof(float));
+      if (a.averaging()) {  // what prediction takes from this checkpoint (load_checkpoint)
+        h5::write<float>(o, "average", {n}, a.average().data());
+        sum.add(a.average().data(), a.average().size() * sizeof(float));
+      }
       h5::write_attribute(o, "steps", a.steps());
       h5::write_attribute(o, "lr", to_text(a.config().lr));
     }
@@ -226,6 +230,19 @@ void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>*
       if (adam) std::copy(v.begin(), v.end(), buf->begin());
     }
     if (adam) a.set_steps(h5::read_int_attribute(o, "steps"));
+    if (h5::exists(o, "average")) {
+      auto avg = h5::read<float>(o, "average", dims);
+      if (avg.size() != static_cast<std::size_t>(model.params().total()))
+        throw Error(path + ": /optimizer/average holds " + std::to_string(avg.size()) +
+                    " values, the model has " + std::to_string(model.params().total()));
+      sum.add(avg.data(), avg.size() * sizeof(float));
+      // Training resumes the average; evaluation takes it as the model's weights.
+      Buffer<float>& to = adam ? a.average() : model.params().values();
+      if (!adam || a.averaging()) std::copy(avg.begin(), avg.end(), to.begin());
+    } else if (adam && a.averaging()) {  // averaging from here on: it starts at the weights
+      std::copy(model.params().values().begin(), model.params().values().end(),
+                a.average().begin());
+    }
   } else if (adam) {
     throw Error(path +
                 ": the checkpoint has no optimizer state, so training cannot resume from it");

@@ -43,7 +43,10 @@ bool is_checkpoint(const std::string& path);
 // Reads the setup and training state only (to build a model of the right shape).
 ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state = nullptr);
 
-// Loads weights and statistics into `model` (and the optimizer state into `adam` if given).
+// Loads weights and statistics into `model` (and the optimizer state into `adam` if given). A
+// checkpoint of a run that averaged its weights (--ema) holds the live weights in /params and
+// their average in /optimizer/average: training resumes from the first, and without `adam`
+// (prediction, explanation) the model takes the average.
 // Refuses, naming the file and the first mismatch, a checkpoint of another model shape.
 void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam);
 

@@ -99,14 +99,19 @@ LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions&
 }
 
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
-                     std::int64_t epochs) {
+                     std::int64_t epochs, double time_used) {
   if (schedule == "constant") return lr;
+  double x = 0;
   if (schedule == "cosine") {
-    const double x =
-        epochs > 1 ? static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1) : 1;
-    return lr_min + 0.5 * (lr - lr_min) * (1 + std::cos(3.14159265358979323846 * x));
+    x = epochs > 1 ? static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1) : 1;
+  } else if (schedule == "cosine-time") {
+    if (time_used < 0) throw UsageError("--lr-schedule cosine-time needs --time-limit");
+    x = std::min(time_used, 1.0);
+  } else {
+    throw UsageError("unknown learning-rate schedule '" + schedule +
+                     "' (constant, cosine or cosine-time)");
   }
-  throw UsageError("unknown learning-rate schedule '" + schedule + "' (constant or cosine)");
+  return lr_min + 0.5 * (lr - lr_min) * (1 + std::cos(3.14159265358979323846 * x));
 }
 
 LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup, bool labelled,
@@ -339,7 +344,11 @@ TrainResult train(const TrainOptions& o) {
     }
   }
   world.sum(edges_and_labels, 3);
-  learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, 1, o.epochs);  // validates the name
+  // Validates the name (and that cosine-time has a budget).
+  learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, 1, o.epochs, o.time_limit_minutes > 0 ? 0 : -1);
+  if (o.adam.weight_decay < 0) throw UsageError("--weight-decay must not be negative");
+  if (o.adam.ema_decay < 0 || o.adam.ema_decay >= 1)
+    throw UsageError("--ema must be in [0, 1) (0: no moving average)");
   LoadedBatch val_set = load_batch(o.val_files, o.read, setup, true, val_layout);
   if (restart.empty() && o.standardize_from_train) {
     const double n = static_cast<double>(train_atoms);
@@ -349,7 +358,7 @@ TrainResult train(const TrainOptions& o) {
   }
   SymGNN<float> model(setup.model, backend);
   model.initialize(state.seed);
-  Adam<float> adam(*backend, model.params().total(), o.adam);
+  Adam<float> adam(*backend, model.params().total(), o.adam, model.params().values().data());
   if (!restart.empty()) load_checkpoint(restart, model, &adam);
   adam.config().lr = o.adam.lr;
 
@@ -418,7 +427,14 @@ TrainResult train(const TrainOptions& o) {
   while (state.epoch < o.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t epoch = state.epoch + 1;
-    adam.config().lr = learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, epoch, o.epochs);
+    // The share of the time budget used so far, by rank 0's clock: every rank takes one rate.
+    double time_used = -1;
+    if (o.time_limit_minutes > 0 && o.lr_schedule == "cosine-time") {
+      time_used = root ? seconds_since(t_start) / (o.time_limit_minutes * 60) : 0;
+      world.sum(&time_used, 1);
+    }
+    adam.config().lr =
+        learning_rate(o.lr_schedule, o.adam.lr, o.lr_min, epoch, o.epochs, time_used);
     const bool evaluate = epoch % o.eval_every == 0 || epoch == o.epochs;
     double loss_sum = 0;
     PearsonSums train_r;
@@ -477,10 +493,14 @@ TrainResult train(const TrainOptions& o) {
     ++window_epochs;
 
     if (evaluate) {
+      // Evaluation (and its BatchNorm refresh) on the moving average of the weights, if kept;
+      // checkpoints hold both (load_checkpoint).
+      if (adam.averaging()) adam.swap_average(model.params().backend_values());
       if (o.refresh_batchnorm) refresh_batchnorm(model, train_batches, setup);
       const double r_train = train_r.r(world);
       PearsonSums val_r;
       const std::vector<double> p_val = predict(model, val_set, setup);
+      if (adam.averaging()) adam.swap_average(model.params().backend_values());
       for (std::size_t i = 0; i < p_val.size(); ++i) val_r.add(p_val[i], val_set.batch.label[i]);
       const double r_val = val_r.r(world);
       const double per_epoch = window_seconds / static_cast<double>(window_epochs);

@@ -30,7 +30,7 @@ struct TrainOptions {
   std::int64_t patience = 1000;  // epochs without a better validation Pearson before stopping
   int batch_graphs = 0;          // training structures per optimisation step; 0: all (full batch)
   AdamConfig adam;
-  std::string lr_schedule = "constant";  // or "cosine" (from adam.lr down to lr_min at `epochs`)
+  std::string lr_schedule = "constant";  // cosine, cosine-time: learning_rate()
   double lr_min = 0;
   double clip = 0.1;
   std::uint64_t seed = 0;
@@ -91,9 +91,11 @@ std::vector<StructureBlock> read_blocks(const std::vector<std::string>& files,
 void standardize_each(std::vector<StructureBlock>& structures, const std::string& label,
                       const Exchange& world);
 
-// The learning rate of an epoch (1-based) under a schedule; throws UsageError on an unknown name.
+// The learning rate of an epoch (1-based) under a schedule: constant; cosine, from lr down to
+// lr_min at the last epoch; cosine-time, the same over the time budget, of which `time_used` is
+// the share used (negative: no budget, a UsageError). Throws UsageError on an unknown name.
 double learning_rate(const std::string& schedule, double lr, double lr_min, std::int64_t epoch,
-                     std::int64_t epochs);
+                     std::int64_t epochs, double time_used = -1);
 
 // Evaluation's transforms (the setup's eval_transforms from eval_seed) and the weight of their
 // sum (`scale`); in a frame F (sample_frames), each transform T becomes F T.

@@ -15,11 +15,13 @@ SYMGNN_HD inline double standardized_residual(T prediction, float label, double 
 }
 
 // The coefficients of one Adam step, the same for every element (PyTorch's
-// torch.optim.Adam update): step_size = lr / (1 - beta1^t), sqrt_bc2 = sqrt(1 - beta2^t).
+// torch.optim.Adam update): step_size = lr / (1 - beta1^t), sqrt_bc2 = sqrt(1 - beta2^t);
+// keep = 1 - lr weight_decay, AdamW's decoupled decay (torch.optim.AdamW; exactly 1 for Adam).
 template <typename T>
 struct AdamStep {
   T step_size, sqrt_bc2, eps, beta1, beta2;
   bool amsgrad;
+  T keep = T(1);
 };
 
 // One element's update from its gradient g: the moments m and v, AMSGrad's running maximum of v,
@@ -34,6 +36,7 @@ SYMGNN_HD inline void adam_update(const AdamStep<T>& s, T g, T& p, T& m, T& v, T
     v_max = v_max < v ? v : v_max;
     second = v_max;
   }
+  if (s.keep != T(1)) p *= s.keep;  // skipped for Adam, so that its updates stay bitwise
   p -= s.step_size * m / (sqrt(second) / s.sqrt_bc2 + s.eps);
 }
 
