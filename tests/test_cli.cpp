@@ -262,6 +262,9 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
   const Result frames0 = run("predict " + a + " " + val + " --frames 0");
   EXPECT_EQ(frames0.status, 2);
   EXPECT_THAT(frames0.output, HasSubstr("--frames must be at least 1"));
+  const Result bad_frames = run("predict " + a + " " + val + " --eval-frames random");
+  EXPECT_EQ(bad_frames.status, 2);
+  EXPECT_THAT(bad_frames.output, HasSubstr("--eval-frames must be auto, learned or haar"));
   const Result no_model = run("predict " + val + " " + a);
   EXPECT_EQ(no_model.status, 2);
   EXPECT_THAT(no_model.output, HasSubstr("is not a checkpoint written by train"));

@@ -325,5 +325,29 @@ TEST(Train, MovingAverageRunsResumeExactlyAndPredictWithTheAverage) {
   EXPECT_NEAR(pearson(p, y), curve_val, 1e-5);
 }
 
+// With Haar frames each evaluation transform is F_t T_t, F_t the transform frames of the eval seed
+// (not those of whole structures), and a structure frame applies on top: F F_t T_t.
+TEST(Predict, HaarFramesComposeEachTransformWithItsOwnFrame) {
+  ModelSetup setup;
+  setup.model.symmetrization = Symmetrization::kVonMises;
+  setup.model.transforms = 2;
+  setup.eval_transforms = 5;
+  const SymGNN<float> model(setup.model);
+  double scale = 0;
+  const auto learned = eval_transforms(model, setup, &scale);
+  setup.eval_haar = true;
+  const auto haar = eval_transforms(model, setup, &scale);
+  EXPECT_DOUBLE_EQ(scale, 2.0 / 5);
+  const auto own = sample_frames(5, setup.eval_seed, kTransformFrames);
+  const auto structure = sample_frames(1, setup.eval_seed).at(0);
+  ASSERT_EQ(haar.size(), 5u);
+  EXPECT_NE(own[0], structure);
+  const auto framed = eval_transforms(model, setup, &scale, &structure);
+  for (std::size_t t = 0; t < 5; ++t) {
+    EXPECT_EQ(haar[t], compose(own[t], learned[t]));
+    EXPECT_EQ(framed[t], compose(structure, haar[t]));
+  }
+}
+
 }  // namespace
 }  // namespace symgnn

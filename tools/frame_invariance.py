@@ -6,8 +6,9 @@ mean and largest per-atom difference between the frames, in units of the predict
 (their standard deviation over atoms), the Pearson of each frame against the labels, and the
 prediction time. Writes OUT/frame_invariance.csv.
 
-usage: frame_invariance.py BIN OUT MODEL[,MODEL...] GLASS [--rotations N] [--settings K:R ...]
-       K: evaluation transforms, R: frames (predict --eval-transforms K --frames R)
+usage: frame_invariance.py BIN OUT MODEL[,MODEL...] GLASS [--rotations N] [--settings K:R:F ...]
+       K: evaluation transforms (default: predict's), R: frames, F: auto, learned or haar
+       (predict --eval-transforms K --frames R --eval-frames F)
 """
 import argparse
 import csv
@@ -43,7 +44,7 @@ def main():
     ap.add_argument("models")
     ap.add_argument("glass")
     ap.add_argument("--rotations", type=int, default=2)
-    ap.add_argument("--settings", nargs="+", default=["16:1"])
+    ap.add_argument("--settings", nargs="+", default=["default:1:auto"])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args()
@@ -66,12 +67,14 @@ def main():
         glasses.append(path)
     rows = []
     for setting in a.settings:
-        k, frames = (int(x) for x in setting.split(":"))
-        out = os.path.join(a.out, f"k{k}-f{frames}")
+        k, frames, mode = setting.split(":")
+        k = -1 if k == "default" else int(k)
+        frames = int(frames)
+        out = os.path.join(a.out, f"k{k}-f{frames}-{mode}")
         t0 = time.time()
         subprocess.run([a.bin, "predict", *a.models.split(","), *glasses, "--eval-transforms",
-                        str(k), "--frames", str(frames), "--threads", str(a.threads),
-                        "--out", out], check=True, stdout=subprocess.DEVNULL)
+                        str(k), "--frames", str(frames), "--eval-frames", mode, "--threads",
+                        str(a.threads), "--out", out], check=True, stdout=subprocess.DEVNULL)
         seconds = (time.time() - t0) / len(glasses)
         preds = [predictions(os.path.join(out, f"frame{r}.pred.h5")) for r in range(len(glasses))]
         p0, label = preds[0]
@@ -79,13 +82,13 @@ def main():
         for r in range(1, len(glasses)):
             d = np.abs(preds[r][0] - p0) / spread
             rows.append({
-                "eval_transforms": k, "frames": frames, "rotation": r,
+                "eval_transforms": k, "frames": frames, "eval_frames": mode, "rotation": r,
                 "mean_diff_over_spread": d.mean(), "max_diff_over_spread": d.max(),
                 "pearson_as_given": np.corrcoef(p0, label)[0, 1] if label is not None else "",
                 "pearson_rotated": (np.corrcoef(preds[r][0], label)[0, 1]
                                     if label is not None else ""),
                 "seconds_per_glass": seconds})
-            print(f"K {k:3d} frames {frames:3d} rotation {r}: mean |diff| {d.mean():.4f}, max "
+            print(f"K {k:3d} frames {frames:3d} {mode:7s} rotation {r}: mean |diff| {d.mean():.4f}, max "
                   f"{d.max():.3f} of the spread ({spread:.4f} eV); {seconds:.1f} s per glass")
     with open(os.path.join(a.out, "frame_invariance.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))

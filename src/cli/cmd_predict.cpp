@@ -24,6 +24,11 @@ namespace symgnn::cli {
 
 namespace {
 
+// Evaluation transforms with Haar frames by default: the mean frame-to-frame difference of a
+// prediction is then about 0.04 of the predictions' spread (docs/training.md), at about 6 times
+// the cost of 16 transforms.
+constexpr int kHaarTransforms = 256;
+
 // A committee member: one checkpoint's model.
 struct Member {
   std::string path;
@@ -80,6 +85,9 @@ int run(const po::variables_map& vm) {
       vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
   const int frames = vm["frames"].as<int>();
+  const std::string eval_frames = vm["eval-frames"].as<std::string>();
+  if (eval_frames != "auto" && eval_frames != "learned" && eval_frames != "haar")
+    throw UsageError("--eval-frames must be auto, learned or haar, not '" + eval_frames + "'");
   if (frames < 1) throw UsageError("--frames must be at least 1, not " + std::to_string(frames));
   // The device first: a wrong one is refused before any file is read.
   std::shared_ptr<Backend<float>> backend =
@@ -102,8 +110,15 @@ int run(const po::variables_map& vm) {
   std::vector<Member> committee;
   for (std::size_t m = 0; m < models; ++m) {
     Member member{inputs[m], read_checkpoint_setup(inputs[m]), nullptr};
+    // auto: Haar frames for the modes that sample their transforms, whose predictions then
+    // differ between frames of a glass by Monte Carlo noise alone (docs/training.md).
+    const Symmetrization mode = member.setup.model.symmetrization;
+    const bool sampled = mode == Symmetrization::kVonMises || mode == Symmetrization::kUniform;
+    member.setup.eval_haar = eval_frames == "haar" || (eval_frames == "auto" && sampled);
     if (vm["eval-transforms"].as<int>() >= 0)
       member.setup.eval_transforms = vm["eval-transforms"].as<int>();
+    else if (member.setup.eval_haar && sampled)
+      member.setup.eval_transforms = std::max(member.setup.eval_transforms, kHaarTransforms);
     member.model = std::make_unique<SymGNN<float>>(member.setup.model, backend);
     load_checkpoint(member.path, *member.model, nullptr);
     if (m > 0) check_compatible(committee.front(), member);
@@ -205,10 +220,14 @@ Command predict_command() {
             "column", po::value<std::string>()->default_value("eb_pred"),
             "name of the predicted column (a committee adds eb_std, --frames eb_frame_std)")(
             "eval-transforms", po::value<int>()->default_value(-1),
-            "transforms averaged (vonmises, uniform; -1: as stored in the checkpoint)")(
-            "frames", po::value<int>()->default_value(1),
-            "Haar-uniform frames (rotations and reflections of each structure) each "
-            "member's prediction is averaged over; 1: the structure as given")(
+            "transforms averaged (vonmises, uniform; -1: 256 with Haar frames, as stored in "
+            "the checkpoint otherwise)")(
+            "eval-frames", po::value<std::string>()->default_value("auto"),
+            "haar: each transform in its own Haar-uniform frame (frame-independent up to "
+            "noise); learned: the transforms as trained; auto: haar for vonmises and uniform "
+            "models")("frames", po::value<int>()->default_value(1),
+                      "Haar-uniform frames (rotations and reflections of each structure) each "
+                      "member's prediction is averaged over; 1: the structure as given")(
             "threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")(
             "device", po::value<std::string>()->default_value("cpu"),
             "where the model computes: cpu, cuda (under MPI, the GPU of the rank's local "

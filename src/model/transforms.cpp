@@ -204,8 +204,8 @@ void backprop_transforms(const std::vector<SampledTransform>& samples,
   }
 }
 
-std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed) {
-  const kernels::PhiloxKey key = kernels::philox_key(seed, rng_stream::kFrames, 0);
+std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed, std::uint64_t use) {
+  const kernels::PhiloxKey key = kernels::philox_key(seed, rng_stream::kFrames, use);
   std::vector<std::array<double, 9>> frames;
   for (int f = 0; f < count; ++f)
     frames.push_back(draw(Symmetrization::kUniform, {}, key, static_cast<std::uint64_t>(f)).T);

@@ -59,11 +59,13 @@ std::vector<SampledTransform> sample_transforms(Symmetrization mode, int k,
                                                 const VonMisesParams& params, std::uint64_t seed,
                                                 std::uint64_t step);
 
-// `count` frames of a structure: Haar-uniform elements F of O(3) keyed by (seed,
-// rng_stream::kFrames) and the frame number, as row-major matrices acting on row vectors (x F).
-// A prediction in frame F sees the structure rotated (and reflected) by F: its transforms T
-// become F T.
-std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed);
+// `count` frames: Haar-uniform elements F of O(3) keyed by (seed, rng_stream::kFrames, use) and
+// the frame number, as row-major matrices acting on row vectors (x F). A prediction in frame F
+// sees the structure rotated (and reflected) by F: its transforms T become F T. `use` keeps apart
+// the frames of whole structures (kStructureFrames) and those of single transforms.
+inline constexpr std::uint64_t kStructureFrames = 0, kTransformFrames = 1;
+std::vector<std::array<double, 9>> sample_frames(int count, std::uint64_t seed,
+                                                 std::uint64_t use = kStructureFrames);
 // The row-major product a b of 3x3 matrices.
 std::array<double, 9> compose(const std::array<double, 9>& a, const std::array<double, 9>& b);
 

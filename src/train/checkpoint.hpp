@@ -22,6 +22,11 @@ struct ModelSetup {
   bool self_edges = true;
   int eval_transforms = 0;  // transforms averaged at evaluation (0: as in training)
   std::uint64_t eval_seed = 12345;
+  // Each evaluation transform T composed with its own Haar-uniform frame F (F T: Haar-uniform
+  // itself), so that a prediction does not depend on the frame a structure is written in, up to
+  // Monte Carlo noise that falls as 1 / sqrt(eval_transforms). A prediction option (predict
+  // --eval-frames), not stored in checkpoints.
+  bool eval_haar = false;
   std::string label = "energy_barrier";
 };
 

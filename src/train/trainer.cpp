@@ -153,10 +153,16 @@ std::vector<std::array<double, 9>> eval_transforms(const SymGNN<float>& model,
   const bool sampled =
       c.symmetrization == Symmetrization::kVonMises || c.symmetrization == Symmetrization::kUniform;
   const int k_eval = sampled && setup.eval_transforms > 0 ? setup.eval_transforms : k;
+  const auto samples = sample_transforms(c.symmetrization, std::max(k_eval, 1), model.von_mises(),
+                                         setup.eval_seed, 0);
+  const auto own_frames = setup.eval_haar ? sample_frames(static_cast<int>(samples.size()),
+                                                          setup.eval_seed, kTransformFrames)
+                                          : std::vector<std::array<double, 9>>{};
   std::vector<std::array<double, 9>> transforms;
-  for (const auto& s : sample_transforms(c.symmetrization, std::max(k_eval, 1), model.von_mises(),
-                                         setup.eval_seed, 0))
-    transforms.push_back(frame ? compose(*frame, s.T) : s.T);
+  for (std::size_t t = 0; t < samples.size(); ++t) {
+    std::array<double, 9> T = setup.eval_haar ? compose(own_frames[t], samples[t].T) : samples[t].T;
+    transforms.push_back(frame ? compose(*frame, T) : T);
+  }
   // The published model sums (not averages) k encodings; more evaluation transforms are scaled
   // back to the same total weight.
   *scale = sampled ? static_cast<double>(k) / k_eval : 1.0;
