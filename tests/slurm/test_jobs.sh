@@ -56,6 +56,25 @@ grep -q "2 ranks in 1 group; structures split on grid" "$work/train-straight.out
   fail "train.sbatch did not run decomposed over 2 ranks"
 echo "train.sbatch: job $id completed, $(($(wc -l < "$SYMGNN_OUT/curve.csv") - 1)) evaluations"
 
+# 1b. A committee: two members as a job array (jobs/committee.sbatch), each its own training
+# with its own seed; predicting with both gives their mean and spread.
+export SYMGNN_COMMITTEE=$work/committee
+id=$(sbatch --parsable --chdir="$repo" --output="$work/committee-%a.out" "${small[@]}" \
+  --array=1-2 "$repo/jobs/committee.sbatch")
+for task in 1 2; do
+  wait_job "${id}_$task" "committee member $task"
+  [ -s "$SYMGNN_COMMITTEE/seed$task/best.h5" ] || fail "committee member $task wrote no best.h5"
+  /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1]);
+assert f['state'].attrs['seed'] == int(sys.argv[2])" "$SYMGNN_COMMITTEE/seed$task/best.h5" "$task" ||
+    fail "committee member $task was not trained with seed $task"
+done
+"$bin" predict "$SYMGNN_COMMITTEE"/seed{1,2}/best.h5 "$repo/data/cuzr/train6.extxyz" \
+  --eval-transforms 2 --out "$work/committee-predict" > "$work/committee-predict.log" ||
+  fail "predicting with the committee failed: $(tail -n 3 "$work/committee-predict.log")"
+head -n 2 "$work/committee-predict/train6.pred.extxyz" | grep -q "eb_pred:R:1:eb_std:R:1" ||
+  fail "the committee's prediction has no eb_std"
+echo "committee.sbatch: array job $id, 2 members with seeds 1 and 2; predict wrote eb_pred and eb_std"
+
 # 2. The same training sent SIGTERM mid-run: checkpoint, exit 75, requeue, resume, the same end.
 export SYMGNN_OUT=$work/train-interrupted
 id=$(submit train-interrupted train.sbatch)
