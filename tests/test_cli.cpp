@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "io/formats.hpp"
@@ -261,7 +263,7 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
   }
   const Result frames0 = run("predict " + a + " " + val + " --frames 0");
   EXPECT_EQ(frames0.status, 2);
-  EXPECT_THAT(frames0.output, HasSubstr("--frames must be at least 1"));
+  EXPECT_THAT(frames0.output, HasSubstr("--frames 0: expected at least 1 frame"));
   const Result bad_frames = run("predict " + a + " " + val + " --eval-frames random");
   EXPECT_EQ(bad_frames.status, 2);
   EXPECT_THAT(bad_frames.output, HasSubstr("--eval-frames must be auto, learned or haar"));
@@ -271,6 +273,28 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
   const Result no_structure = run("predict " + a + " " + b);
   EXPECT_EQ(no_structure.status, 2);
   EXPECT_THAT(no_structure.output, HasSubstr("usage: symgnn-dist predict MODEL.h5 [MODEL.h5...]"));
+}
+
+// Values that make no sense are refused before any work, naming the option and what it takes.
+TEST(Cli, NonsenseOptionValuesAreUsageErrorsNamingTheOption) {
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"graph " + kSample + " --threads 100000", "--threads 100000: expected 0 (all cores)"},
+           {"graph " + kSample + " --threads -1", "--threads -1: expected 0 (all cores)"},
+           {"graph " + kSample + " --cutoff 0", "--cutoff 0: expected a positive distance"},
+           {"graph " + kSample + " --cutoff nan", "--cutoff nan: expected a positive distance"},
+           {"train --train " + kSample + " --lr -1", "--lr -1: expected a positive learning rate"},
+           {"train --train " + kSample + " --clip -1", "--clip -1: expected a positive"},
+           {"train --train " + kSample + " --epochs -3", "--epochs -3: expected 0 or more"},
+           {"train --train " + kSample + " --transforms 0", "--transforms 0: expected at least 1"},
+           {"train --train " + kSample + " --dropout 1", "--dropout 1: expected a probability"},
+           {"train --train " + kSample + " --ema 1", "--ema 1: expected 0 (none) up to"},
+           {"predict m.h5 " + kSample + " --eval-transforms -5", "--eval-transforms -5: expected"},
+           {"convert " + kSample + " x.h5 --frame -5", "--frame -5: expected -1 (all frames)"},
+       }) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(want)) << args;
+  }
 }
 
 }  // namespace

@@ -88,7 +88,6 @@ int run(const po::variables_map& vm) {
   const std::string eval_frames = vm["eval-frames"].as<std::string>();
   if (eval_frames != "auto" && eval_frames != "learned" && eval_frames != "haar")
     throw UsageError("--eval-frames must be auto, learned or haar, not '" + eval_frames + "'");
-  if (frames < 1) throw UsageError("--frames must be at least 1, not " + std::to_string(frames));
   // The device first: a wrong one is refused before any file is read.
   std::shared_ptr<Backend<float>> backend =
       make_backend<float>(vm["device"].as<std::string>(), mpi::local_rank());

@@ -1,7 +1,12 @@
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
@@ -84,6 +89,79 @@ po::parsed_options parse_config(const std::string& path, const po::options_descr
   return parsed;
 }
 
+// Values that make no sense for an option, whichever command reads it, refused before any work
+// with the option's name. A bound is inclusive unless marked open.
+struct Range {
+  const char* name;
+  double low;
+  bool low_open;
+  double high;
+  bool high_open;
+  std::string meaning;
+};
+
+const std::vector<Range>& option_ranges() {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  // More threads than this are a typo, never a speed-up; the OpenMP runtime crashes on 100,000.
+  static const double max_threads = 8.0 * std::max(1u, std::thread::hardware_concurrency());
+  static const std::vector<Range> ranges = {
+      {"threads", 0, false, max_threads, false,
+       "0 (all cores) up to " + std::to_string(static_cast<int>(max_threads)) +
+           " (8 per core of this machine)"},
+      {"cutoff", 0, true, inf, true, "a positive distance in Å"},
+      {"lr", 0, true, inf, true, "a positive learning rate"},
+      {"lr-min", 0, false, inf, true, "a learning rate of 0 or more"},
+      {"clip", 0, true, inf, true, "a positive gradient norm"},
+      {"weight-decay", 0, false, inf, true, "0 (none) or more"},
+      {"ema", 0, false, 1, true, "0 (none) up to, not including, 1"},
+      {"dropout", 0, false, 1, true, "a probability from 0 up to, not including, 1"},
+      {"epochs", 0, false, inf, true, "0 or more epochs"},
+      {"eval-every", 1, false, inf, true, "at least 1 epoch"},
+      {"patience", 0, false, inf, true, "0 or more epochs"},
+      {"checkpoint-every", 0, false, inf, true, "0 (only at the end) or more epochs"},
+      {"time-limit", 0, false, inf, true, "0 (none) or more minutes"},
+      {"batch-graphs", 0, false, inf, true, "0 (full batch) or more structures"},
+      {"dim", 1, false, inf, true, "at least 1"},
+      {"decoder-layers", 1, false, inf, true, "at least 1"},
+      {"transforms", 1, false, inf, true, "at least 1 transform"},
+      {"eval-transforms", -1, false, inf, true, "-1 (the default) or at least 0"},
+      {"frames", 1, false, inf, true, "at least 1 frame"},
+      {"frame", -1, false, inf, true, "-1 (all frames) or a frame number from 0"},
+      {"groups", 1, false, inf, true, "at least 1 group"},
+      {"steps", 1, false, inf, true, "at least 1 step"},
+      {"hops", 0, false, inf, true, "0 (the model's layers) or more hops"},
+      {"random", 1, false, inf, true, "at least 1 atom"},
+      {"nearest-origin", 1, false, inf, true, "at least 1 atom"},
+      {"size-coef", 0, false, inf, true, "0 or more"},
+      {"entropy-coef", 0, false, inf, true, "0 or more"},
+  };
+  return ranges;
+}
+
+double numeric_value(const boost::any& v) {
+  if (const auto* i = boost::any_cast<int>(&v)) return *i;
+  if (const auto* l = boost::any_cast<std::int64_t>(&v)) return static_cast<double>(*l);
+  if (const auto* d = boost::any_cast<double>(&v)) return *d;
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+void check_ranges(const po::variables_map& vm) {
+  for (const Range& r : option_ranges()) {
+    if (!vm.count(r.name)) continue;
+    const double v = numeric_value(vm[r.name].value());
+    const bool ok = std::isfinite(v) && (r.low_open ? v > r.low : v >= r.low) &&
+                    (r.high_open ? v < r.high : v <= r.high);
+    if (!ok) {
+      std::string given;
+      if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15)
+        given = std::to_string(static_cast<long long>(v));
+      else
+        append_double(given, v);
+      throw UsageError(std::string("--") + r.name + " " + given + ": expected " + r.meaning);
+    }
+  }
+}
+
 }  // namespace
 
 bool parse_options(const Command& command, const std::vector<std::string>& args,
@@ -106,6 +184,7 @@ bool parse_options(const Command& command, const std::vector<std::string>& args,
     }
     if (vm.count("config")) po::store(parse_config(vm["config"].as<std::string>(), desc), vm);
     po::notify(vm);
+    check_ranges(vm);
   } catch (const po::error& e) {
     throw UsageError(std::string(e.what()) + " (see: symgnn-dist " + command.name + " --help)");
   }
