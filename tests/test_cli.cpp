@@ -80,10 +80,15 @@ TEST(Cli, UnknownCommandsOptionsAndConfigKeysAreUsageErrors) {
 TEST(Cli, BadInputFileExitsNonZeroNamingTheFile) {
   Result r = run("graph " + test::data_path("extxyz/truncated.extxyz"));
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.output, HasSubstr("truncated.extxyz:4: truncated"));
+  EXPECT_THAT(r.output, HasSubstr("truncated.extxyz:2: truncated"));
   Result missing = run("graph /no/such/file.extxyz");
   EXPECT_EQ(missing.status, 1);
-  EXPECT_THAT(missing.output, HasSubstr("/no/such/file.extxyz: cannot open"));
+  EXPECT_THAT(missing.output, HasSubstr("/no/such/file.extxyz: no such file"));
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.file("glass.extxyz"));
+  Result folder = run("graph " + dir.file("glass.extxyz"));
+  EXPECT_EQ(folder.status, 1);
+  EXPECT_THAT(folder.output, HasSubstr("glass.extxyz: is a directory, not a structure file"));
 }
 
 TEST(Cli, ConvertReplicatesAndRoundTripsThroughHdf5AndDump) {

@@ -80,7 +80,9 @@ struct BadFile {
 
 TEST(ExtXYZ, RefusesBadFilesWithFileLineAndExpectation) {
   const BadFile cases[] = {
-      {"truncated.extxyz", ":4:", "truncated"},
+      {"truncated.extxyz", ":2:", "declares 3 atoms of 5 values, but only 26 bytes follow"},
+      // 10^12 atoms in 82 bytes: refused before anything that size is allocated.
+      {"huge_count.extxyz", ":2:", "declares 1000000000000 atoms"},
       {"count_too_small.extxyz", ":5:", "expected the number of atoms"},
       {"non_numeric.extxyz", ":3:", "field 'pos': expected a finite number, got 'abc'"},
       {"nan_label.extxyz", ":3:", "field 'energy_barrier': expected a finite number, got 'nan'"},

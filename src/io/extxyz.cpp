@@ -193,7 +193,14 @@ std::vector<Structure> read_extxyz(const std::string& path) {
                (c.count > 1 ? "[" + std::to_string(c.count) + "]" : "");
     }
 
+    // Every value takes a character and a separator: a count the rest of the file cannot hold
+    // is refused before anything that size is allocated.
     const auto atoms = static_cast<std::size_t>(n);
+    if (atoms > f.bytes_left() / (2 * ncols))
+      f.fail("truncated: frame " + std::to_string(frames.size()) + " (count at line " +
+             std::to_string(count_line) + ") declares " + std::to_string(atoms) + " atoms of " +
+             std::to_string(ncols) + " values, but only " + std::to_string(f.bytes_left()) +
+             " bytes follow; is the atom count too large?");
     s.positions.resize(3 * atoms);
     s.species.resize(atoms);
     s.ids.resize(atoms);

@@ -53,6 +53,16 @@ Format format_from_path(const std::string& path) {
 
 namespace {
 
+// What stands between a path and a structure file, said before any reader tries (a directory
+// would otherwise reach a reader as an empty or unreadable file).
+void check_input_path(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw Error(path + ": no such file");
+  if (std::filesystem::is_directory(status))
+    throw Error(path + ": is a directory, not a structure file");
+}
+
 // Validates a structure read from `path`, naming the file even where the structure's source is
 // another (an HDF5 file keeps the provenance of what it was converted from).
 void validate_read(const Structure& s, const std::string& path) {
@@ -67,6 +77,7 @@ void validate_read(const Structure& s, const std::string& path) {
 }  // namespace
 
 std::vector<Structure> read_structures(const std::string& path, const ReadOptions& options) {
+  check_input_path(path);
   Format f = options.format == Format::kAuto ? format_from_path(path) : options.format;
   std::vector<Structure> frames;
   switch (f) {
@@ -168,6 +179,7 @@ std::vector<StructureBlock> read_structure_blocks(const std::string& path,
                                                   const ReadOptions& options, MPI_Comm comm) {
   int rank = 0, ranks = 1;
   rank_and_size(comm, &rank, &ranks);
+  check_input_path(path);
   const Format f = options.format == Format::kAuto ? format_from_path(path) : options.format;
   std::vector<StructureBlock> blocks;
   if (f == Format::kHDF5) {
