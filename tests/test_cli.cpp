@@ -269,6 +269,20 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
   const Result frames0 = run("predict " + a + " " + val + " --frames 0");
   EXPECT_EQ(frames0.status, 2);
   EXPECT_THAT(frames0.output, HasSubstr("--frames 0: expected at least 1 frame"));
+  // Column names the extxyz header cannot carry, or that the formats write themselves.
+  for (const std::string name : {"'eb pred'", "eb:pred", "''", "species", "pos", "id", "2eb"}) {
+    const Result r = run("predict " + a + " " + val + " --column " + name);
+    EXPECT_EQ(r.status, 2) << name << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr("--column")) << name;
+  }
+  // Two inputs of one name would write one output.
+  std::filesystem::create_directory(dir.file("elsewhere"));
+  std::filesystem::copy_file(val, dir.file("elsewhere/train6.extxyz"));
+  const Result same = run("predict " + a + " " + val + " " + dir.file("elsewhere/train6.extxyz") +
+                          " --out " + dir.file("same"));
+  EXPECT_EQ(same.status, 2) << same.output;
+  EXPECT_THAT(same.output, HasSubstr("would both write train6.pred.h5"));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("same")));
   const Result bad_frames = run("predict " + a + " " + val + " --eval-frames random");
   EXPECT_EQ(bad_frames.status, 2);
   EXPECT_THAT(bad_frames.output, HasSubstr("--eval-frames must be auto, learned or haar"));

@@ -4,10 +4,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +53,36 @@ void check_compatible(const Member& first, const Member& m) {
     refuse("self-edge setting", first.setup.self_edges ? "on" : "off",
            m.setup.self_edges ? "on" : "off");
   if (m.setup.label != first.setup.label) refuse("label", first.setup.label, m.setup.label);
+}
+
+// A column name every output format and its readers (ours, ASE, OVITO) take as one name: a
+// letter or underscore, then letters, digits and underscores; not a column the formats write
+// themselves.
+void check_column_name(const std::string& name) {
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  const bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                  std::all_of(name.begin(), name.end(), word);
+  if (!ok)
+    throw UsageError("--column '" + name +
+                     "': expected a name of letters, digits and underscores, not starting with a "
+                     "digit (the extxyz header separates names with ':' and spaces)");
+  for (const char* reserved : {"species", "pos", "positions", "id", "Z"})
+    if (name == reserved)
+      throw UsageError("--column '" + name + "' is a column the output formats write themselves");
+}
+
+// The output stem of each structure file (DIR/<stem>.pred.h5): two inputs of one name would
+// overwrite each other's predictions, so they are refused before any work.
+void check_distinct_outputs(const std::vector<std::string>& inputs, std::size_t first) {
+  std::map<std::string, std::string> seen;
+  for (std::size_t i = first; i < inputs.size(); ++i) {
+    const std::string stem = std::filesystem::path(inputs[i]).stem().string();
+    const auto [at, fresh] = seen.emplace(stem, inputs[i]);
+    if (!fresh)
+      throw UsageError("predict: " + at->second + " and " + inputs[i] + " would both write " +
+                       stem + ".pred.h5 and " + stem +
+                       ".pred.extxyz; rename one or predict them into separate --out folders");
+  }
 }
 
 void put_column(Structure& s, const std::string& name, std::vector<double> values) {
@@ -101,8 +133,10 @@ int run(const po::variables_map& vm) {
                      std::string(models == 0 && !inputs.empty()
                                      ? " (" + inputs[0] + " is not a checkpoint written by train)"
                                      : ""));
+  check_distinct_outputs(inputs, models);
   const std::string out_dir = vm["out"].as<std::string>();
   const std::string column = vm["column"].as<std::string>();
+  check_column_name(column);
   // eb_pred -> eb_std, eb_frame_std; another name -> NAME_std, NAME_frame_std.
   const std::string stem =
       column.size() > 5 && column.ends_with("_pred") ? column.substr(0, column.size() - 5) : column;
