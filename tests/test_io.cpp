@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "graph/neighbor.hpp"
 #include "io/formats.hpp"
 #include "io/structure.hpp"
 #include "util.hpp"
@@ -94,6 +95,7 @@ TEST(ExtXYZ, RefusesBadFilesWithFileLineAndExpectation) {
       {"bad_count.extxyz", ":1:", "expected the number of atoms"},
       {"no_positions.extxyz", ":2:", "no 'pos:R:3' column"},
       {"empty.extxyz", "", "empty"},
+      {"duplicate_id.extxyz", "", "duplicate atom id 7 (atoms 1 and 3 in file order)"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.file);
@@ -274,6 +276,25 @@ TEST(Structure, ParsesTypeMaps) {
   EXPECT_THAT(test::error_message([&] { parse_type_map("Cu Qq"); }),
               HasSubstr("'Qq' is not a chemical element"));
   EXPECT_THAT(test::error_message([&] { parse_type_map("0=Cu"); }), HasSubstr("TYPE >= 1"));
+}
+
+// Two atoms on one spot are refused when the graph is built, naming both.
+TEST(NeighborGraph, OverlappingAtomsAreRefusedNamingThem) {
+  const Structure s = read_structures(test::data_path("extxyz/overlapping_atoms.extxyz")).at(0);
+  NeighborOptions opt;
+  const std::string msg =
+      test::error_message([&] { build_graph(s.cell, s.pbc, s.positions, opt); });
+  EXPECT_THAT(msg, HasSubstr("atoms 1 at (1.0000, 2.0000, 3.0000) and 3 at (1.0000, 2.0000, "
+                             "3.0100) (in input order) are 0.0100 Å apart: overlapping atoms "
+                             "(closer than 0.10 Å)"));
+}
+
+TEST(Structure, ATypeMapGivingOneTypeTwiceIsRefused) {
+  EXPECT_THAT(test::error_message([] { parse_type_map("1=Cu,1=Zr,2=Zr"); }),
+              HasSubstr("type 1 is given twice (Cu and Zr)"));
+  EXPECT_THAT(test::error_message([] { parse_type_map("Cu Zr 1=Al"); }),
+              HasSubstr("type 1 is given twice"));
+  EXPECT_EQ(parse_type_map("2=Zr,1=Cu"), (std::vector<std::string>{"Cu", "Zr"}));
 }
 
 }  // namespace

@@ -524,6 +524,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":17:", "atom type 3 is out of range: expected 1 to 2 ('atom types' at line 4)"},
         BadFile{"bad_duplicate_id.data", ":18:", "duplicate atom id 1 (also at line 16)"},
         BadFile{"bad_box.data", ":6:", "degenerate box: yhi (5) is not greater than ylo (5)"},
+        // LAMMPS itself would read a 1 Å box.
+        BadFile{"bad_no_box.data", ": the header has no 'ylo yhi' line", "expected the box"},
         BadFile{"bad_style.data",
                 ":14:", "atom style 'full'; only atom style atomic ('id type x y z [ix iy iz]')"},
         BadFile{"bad_columns.data", ":16:",

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <string>
@@ -354,6 +355,33 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
         }
       }
     }
+  }
+  // Two atoms on (almost) one spot: the model would predict from a zero edge vector without a
+  // word (-10 eV in the case that found this).
+  const auto min2 = static_cast<float>(options.min_distance * options.min_distance);
+  std::int64_t overlap = -1;
+#pragma omp parallel for reduction(max : overlap)
+  for (std::int64_t e = 0; e < g.num_edges(); ++e) {
+    const float* v = &g.vec[static_cast<std::size_t>(3 * e)];
+    const bool itself = g.src[e] == g.dst[e] && g.image[e] == Image{};
+    if (!itself && v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < min2) overlap = std::max(overlap, e);
+  }
+  if (overlap >= 0) {
+    const auto e = static_cast<std::size_t>(overlap);
+    const auto atom = [&](std::int32_t i) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%d at (%.4f, %.4f, %.4f)", i + 1,
+                    positions[3 * static_cast<std::size_t>(i)],
+                    positions[3 * static_cast<std::size_t>(i) + 1],
+                    positions[3 * static_cast<std::size_t>(i) + 2]);
+      return std::string(buf);
+    };
+    const float* v = &g.vec[3 * e];
+    char d[32];
+    std::snprintf(d, sizeof d, "%.4f", std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
+    throw Error("neighbour graph: atoms " + atom(g.src[e]) + " and " + atom(g.dst[e]) +
+                " (in input order) are " + d + " Å apart: overlapping atoms (closer than " +
+                std::to_string(options.min_distance).substr(0, 4) + " Å)");
   }
   return g;
 }

@@ -300,6 +300,12 @@ class DataReader {
     }
     static constexpr const char* kAxis[3] = {"x", "y", "z"};
     for (int k = 0; k < 3; ++k)
+      if (bounds_line_[k] == 0)  // LAMMPS would take -0.5 0.5: a 1 Å box no glass has
+        input_error(f_.path(), 0,
+                    std::string("the header has no '") + kAxis[k] + "lo " + kAxis[k] +
+                        "hi' line: expected the box bounds, e.g. '0.0 52.4 " + kAxis[k] + "lo " +
+                        kAxis[k] + "hi'");
+    for (int k = 0; k < 3; ++k)
       if (!(hi_[k] > lo_[k])) {
         std::string lo, hi;
         append_double(lo, lo_[k]);

@@ -55,6 +55,15 @@ void Structure::validate() const {
     if (!is_element_symbol(name)) fail("unknown species '" + name + "': not a chemical element");
   for (double v : cell.h)
     if (!std::isfinite(v)) fail("the cell holds a NaN or infinite value");
+  std::vector<std::int64_t> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  if (auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end()) {
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < n && at.size() < 2; ++i)
+      if (ids[i] == *twice) at.push_back(i + 1);
+    fail("duplicate atom id " + std::to_string(*twice) + " (atoms " + std::to_string(at[0]) +
+         " and " + std::to_string(at[1]) + " in file order)");
+  }
   bool any_pbc = pbc[0] || pbc[1] || pbc[2];
   if (any_pbc && cell.is_degenerate())
     fail(
@@ -162,7 +171,11 @@ std::vector<std::string> parse_type_map(const std::string& text) {
     if (!is_element_symbol(symbol))
       throw UsageError("type map '" + text + "': '" + symbol + "' is not a chemical element");
     if (static_cast<int>(map.size()) < type) map.resize(static_cast<std::size_t>(type));
-    map[static_cast<std::size_t>(type - 1)] = symbol;
+    std::string& slot = map[static_cast<std::size_t>(type - 1)];
+    if (!slot.empty())
+      throw UsageError("type map '" + text + "': type " + std::to_string(type) +
+                       " is given twice (" + slot + " and " + symbol + ")");
+    slot = symbol;
     next = type + 1;
   }
   return map;
