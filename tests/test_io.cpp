@@ -297,5 +297,13 @@ TEST(Structure, ATypeMapGivingOneTypeTwiceIsRefused) {
   EXPECT_EQ(parse_type_map("2=Zr,1=Cu"), (std::vector<std::string>{"Cu", "Zr"}));
 }
 
+TEST(Formats, AnUnknownExtensionNamesTheKnownOnes) {
+  test::TempDir dir;
+  dir.write("glass.foo", "1\n\nCu 0 0 0\n");
+  const std::string msg = test::error_message([&] { read_structures(dir.file("glass.foo")); });
+  EXPECT_THAT(msg, HasSubstr("glass.foo: cannot tell the format from the extension '.foo'"));
+  EXPECT_THAT(msg, HasSubstr("--format"));
+}
+
 }  // namespace
 }  // namespace symgnn

@@ -205,6 +205,13 @@ TEST(Train, CheckpointsRoundTripAndBadOnesAreRefused) {
   }
   EXPECT_THAT(test::error_message([&] { load_checkpoint(dir.file("flipped.h5"), model, nullptr); }),
               HasSubstr("checksum mismatch"));
+  // Bytes flipped near the end: damage, whatever they hit, is said as such.
+  std::string tail = bytes;
+  for (std::size_t i = tail.size() - 64; i < tail.size(); ++i)
+    tail[i] = static_cast<char>(~tail[i]);
+  dir.write("tail.h5", tail);
+  EXPECT_THAT(test::error_message([&] { load_checkpoint(dir.file("tail.h5"), model, nullptr); }),
+              HasSubstr("corrupt"));
   // Another model shape.
   ModelConfig wider = setup.model;
   wider.dim = 16;

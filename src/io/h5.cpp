@@ -132,6 +132,16 @@ Handle create_file(const std::string& path) {
   return create_with(path, H5P_DEFAULT);
 }
 
+Handle create_file_with_user_block(const std::string& path, hsize_t bytes) {
+  quiet();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (!fcpl.valid() || H5Pset_userblock(fcpl.get(), bytes) < 0)
+    throw Error(path + ": cannot set a user block of " + std::to_string(bytes) + " bytes");
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
+  return f;
+}
+
 Handle open_file_readonly(const std::string& path) {
   return open_with(path, H5P_DEFAULT);
 }

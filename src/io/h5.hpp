@@ -43,7 +43,9 @@ struct Location {
   Location member(hid_t child, const std::string& name) const;  // keeps xfer and lead
 };
 
-Handle create_file(const std::string& path);         // truncates
+Handle create_file(const std::string& path);  // truncates
+// The first `bytes` (512, 1024, ...) of the file are the writer's; HDF5 starts after them.
+Handle create_file_with_user_block(const std::string& path, hsize_t bytes);
 Handle open_file_readonly(const std::string& path);  // Error if it is not an HDF5 file
 
 // A file opened by every rank of `comm` together (MPI-IO); with one rank, an ordinary file. Every

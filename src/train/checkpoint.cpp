@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -44,6 +45,53 @@ struct Checksum {
   }
 };
 
+// Every checkpoint starts with a 512-byte HDF5 user block holding these 8 bytes and the FNV-1a
+// hash (8 bytes, little-endian) of everything after the block. It is checked before the HDF5
+// library reads anything, since damaged HDF5 metadata can crash the library itself.
+constexpr char kHeaderMagic[8] = {'S', 'Y', 'M', 'G', 'N', 'C', 'K', '1'};
+constexpr std::size_t kUserBlock = 512;
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open for reading");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool has_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  return in.read(magic, 8) && std::memcmp(magic, kHeaderMagic, 8) == 0;
+}
+
+void write_header(const std::string& path) {
+  const std::string bytes = file_bytes(path);
+  Checksum sum;
+  sum.add(bytes.data() + kUserBlock, bytes.size() - kUserBlock);
+  char header[16];
+  std::memcpy(header, kHeaderMagic, 8);
+  for (int k = 0; k < 8; ++k) header[8 + k] = static_cast<char>((sum.h >> (8 * k)) & 0xff);
+  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+  if (!out.seekp(0) || !out.write(header, sizeof header) || !out.flush())
+    throw Error(path + ": write failed");
+}
+
+// Checkpoints written before the header existed start with the HDF5 signature and are read
+// without it (their arrays' checksum is still checked).
+void check_header(const std::string& path) {
+  if (!has_header(path)) return;
+  const std::string bytes = file_bytes(path);
+  if (bytes.size() < kUserBlock + 8)
+    throw Error(path + ": the checkpoint is cut short (" + std::to_string(bytes.size()) +
+                " bytes)");
+  Checksum sum;
+  sum.add(bytes.data() + kUserBlock, bytes.size() - kUserBlock);
+  std::uint64_t stored = 0;
+  for (int k = 0; k < 8; ++k)
+    stored |= std::uint64_t{static_cast<unsigned char>(bytes[8 + k])} << (8 * k);
+  if (stored != sum.h)
+    throw Error(path + ": checksum mismatch: the checkpoint is corrupt or cut short");
+}
+
 void write_store(const h5::Location& at, const ParameterStore<float>& store, Checksum& sum) {
   for (int i = 0; i < store.count(); ++i) {
     const auto& info = store.info(i);
@@ -54,7 +102,7 @@ void write_store(const h5::Location& at, const ParameterStore<float>& store, Che
   }
 }
 
-void read_store(const h5::Location& at, ParameterStore<float>& store, Checksum& sum) {
+void read_store(const h5::Location& at, ParameterStore<float>& store) {
   for (int i = 0; i < store.count(); ++i) {
     const auto& info = store.info(i);
     if (!h5::exists(at, info.name))
@@ -70,7 +118,6 @@ void read_store(const h5::Location& at, ParameterStore<float>& store, Checksum& 
           "), the model expects (" + std::to_string(info.rows) + ", " + std::to_string(info.cols) +
           "): the checkpoint is of another model shape");
     std::copy(v.begin(), v.end(), store.value(i));
-    sum.add(v.data(), v.size() * sizeof(float));
   }
 }
 
@@ -81,7 +128,7 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
   AtomicFile out(path);
   {
     const std::string tmp = out.temp_path().string();
-    h5::Handle file = h5::create_file(tmp);
+    h5::Handle file = h5::create_file_with_user_block(tmp, kUserBlock);
     h5::Location root{file.get(), tmp, "/"};
     h5::write_attribute(root, "format", std::string(kCheckpointFormatName));
     h5::write_attribute(root, "format_version", std::int64_t{kCheckpointFormatVersion});
@@ -141,11 +188,14 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
     h5::write_attribute(root, "checksum", std::to_string(sum.h));
     if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
   }
+  write_header(out.temp_path().string());
   out.commit();
 }
 
 bool is_checkpoint(const std::string& path) {
-  // The HDF5 signature first, so that other files are never handed to the HDF5 library.
+  // Ours by the header, without HDF5 reading a file that may be damaged (the loader says so).
+  if (has_header(path)) return true;
+  // Older checkpoints: the HDF5 signature first, so that other files never reach HDF5.
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
   if (!in.read(magic, sizeof magic) || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0)
@@ -161,6 +211,7 @@ bool is_checkpoint(const std::string& path) {
 }
 
 ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
+  check_header(path);
   h5::Handle file = h5::open_file_readonly(path);
   h5::Location root{file.get(), path, "/"};
   if (!h5::has_attribute(root, "format") ||
@@ -206,14 +257,51 @@ ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
   return setup;
 }
 
+namespace {
+
+// The checksum of the file alone, over its arrays in the order save_checkpoint wrote them (the
+// groups keep creation order), before anything is compared with a model: damage reads as damage,
+// not as "another model shape".
+void verify_checksum(const h5::Location& root) {
+  Checksum sum;
+  std::vector<hsize_t> dims;
+  try {
+    for (const char* group : {"params", "buffers"}) {
+      h5::Handle g = h5::open_group(root, group);
+      const h5::Location at{g.get(), root.file, std::string("/") + group};
+      for (const std::string& name : h5::member_names(at)) {
+        const auto v = h5::read<float>(at, name, dims);
+        sum.add(v.data(), v.size() * sizeof(float));
+      }
+    }
+    if (h5::exists(root, "optimizer")) {
+      h5::Handle g = h5::open_group(root, "optimizer");
+      const h5::Location at{g.get(), root.file, "/optimizer"};
+      for (const char* name : {"m", "v", "v_max", "average"}) {
+        if (std::string(name) == "average" && !h5::exists(at, name)) continue;
+        const auto v = h5::read<float>(at, name, dims);
+        sum.add(v.data(), v.size() * sizeof(float));
+      }
+    }
+  } catch (const Error& e) {
+    throw Error(root.file + ": the checkpoint is corrupt or incomplete (" + e.what() + ")");
+  }
+  if (!h5::has_attribute(root, "checksum") ||
+      h5::read_string_attribute(root, "checksum") != std::to_string(sum.h))
+    throw Error(root.file + ": checksum mismatch: the checkpoint is corrupt");
+}
+
+}  // namespace
+
 void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam) {
+  check_header(path);
   h5::Handle file = h5::open_file_readonly(path);
   h5::Location root{file.get(), path, "/"};
-  Checksum sum;
+  verify_checksum(root);
   h5::Handle pg = h5::open_group(root, "params");
-  read_store({pg.get(), path, "/params"}, model.params(), sum);
+  read_store({pg.get(), path, "/params"}, model.params());
   h5::Handle bg = h5::open_group(root, "buffers");
-  read_store({bg.get(), path, "/buffers"}, model.buffers(), sum);
+  read_store({bg.get(), path, "/buffers"}, model.buffers());
   if (h5::exists(root, "optimizer")) {
     h5::Handle og = h5::open_group(root, "optimizer");
     h5::Location o{og.get(), path, "/optimizer"};
@@ -226,7 +314,6 @@ void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>*
       if (adam && v.size() != buf->size())
         throw Error(path + ": /optimizer/" + name + " holds " + std::to_string(v.size()) +
                     " values, the model has " + std::to_string(buf->size()));
-      sum.add(v.data(), v.size() * sizeof(float));
       if (adam) std::copy(v.begin(), v.end(), buf->begin());
     }
     if (adam) a.set_steps(h5::read_int_attribute(o, "steps"));
@@ -235,7 +322,6 @@ void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>*
       if (avg.size() != static_cast<std::size_t>(model.params().total()))
         throw Error(path + ": /optimizer/average holds " + std::to_string(avg.size()) +
                     " values, the model has " + std::to_string(model.params().total()));
-      sum.add(avg.data(), avg.size() * sizeof(float));
       // Training resumes the average; evaluation takes it as the model's weights.
       Buffer<float>& to = adam ? a.average() : model.params().values();
       if (!adam || a.averaging()) std::copy(avg.begin(), avg.end(), to.begin());
@@ -247,8 +333,6 @@ void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>*
     throw Error(path +
                 ": the checkpoint has no optimizer state, so training cannot resume from it");
   }
-  if (h5::read_string_attribute(root, "checksum") != std::to_string(sum.h))
-    throw Error(path + ": checksum mismatch: the checkpoint is corrupt");
 }
 
 }  // namespace symgnn
