@@ -102,7 +102,10 @@ Comm::~Comm() {
   if (graph_ != MPI_COMM_NULL && mpi::active()) MPI_Comm_free(&graph_);
 }
 
-Comm::Workspace::Workspace(const Comm& comm, std::shared_ptr<Memory> on) : memory(std::move(on)) {
+Comm::Workspace::Workspace(const Comm& comm, std::shared_ptr<Memory> on)
+    : memory(std::move(on)),
+      packed(*memory, GrowingBuffer::Where::kBackend),
+      pinned(*memory, GrowingBuffer::Where::kPinnedHost) {
   const std::vector<std::int64_t>* host[] = {
       &comm.send_rows_,  &comm.recv_rows_,   &comm.self_from_,  &comm.self_to_,
       &comm.group_rows_, &comm.group_first_, &comm.group_items_};
@@ -118,31 +121,6 @@ Comm::Workspace::Workspace(const Comm& comm, std::shared_ptr<Memory> on) : memor
     uploaded.back().upload(host[k]->data(), static_cast<std::int64_t>(host[k]->size()), 1);
     *at[k] = uploaded.back().ptr();
   }
-}
-
-Comm::Workspace::~Workspace() {
-  if (packed) memory->deallocate(packed);
-  if (pinned) memory->deallocate_host(pinned);
-}
-
-void* Comm::Workspace::pack(std::size_t bytes) {
-  if (bytes > packed_bytes) {
-    if (packed) memory->deallocate(packed);
-    packed = nullptr;
-    packed = memory->allocate(bytes);
-    packed_bytes = bytes;
-  }
-  return packed;
-}
-
-void* Comm::Workspace::staging(std::size_t bytes) {
-  if (bytes > pinned_bytes) {
-    if (pinned) memory->deallocate_host(pinned);
-    pinned = nullptr;
-    pinned = memory->allocate_host(bytes);
-    pinned_bytes = bytes;
-  }
-  return pinned;
 }
 
 void Comm::keep_on(std::shared_ptr<Memory> memory) {
@@ -182,7 +160,7 @@ void Comm::swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<in
   const std::size_t out_bytes = static_cast<std::size_t>(out_rows * cols) * sizeof(T),
                     in_bytes = static_cast<std::size_t>(in_rows * cols) * sizeof(T);
   if (staged_) {
-    T* host = static_cast<T*>(w.staging(out_bytes + in_bytes));
+    T* host = static_cast<T*>(w.pinned.get(out_bytes + in_bytes));
     be.copy_out(host, out, out_bytes);
     send = host;
     recv = host + out_rows * cols;
@@ -203,8 +181,8 @@ void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
              recvs = static_cast<std::int64_t>(recv_rows_.size()),
              selfs = static_cast<std::int64_t>(self_to_.size());
-  T* out =
-      static_cast<T*>(w.pack(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
+  T* out = static_cast<T*>(
+      w.packed.get(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
   T* in = out + sends * cols;
   T* own = in + recvs * cols;  // images of our own atoms
   be.gather_rows(sends, cols, w.send, rows, out);
@@ -223,8 +201,8 @@ void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
   const auto sends = static_cast<std::int64_t>(send_rows_.size()),
              recvs = static_cast<std::int64_t>(recv_rows_.size()),
              selfs = static_cast<std::int64_t>(self_to_.size());
-  T* out =
-      static_cast<T*>(w.pack(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
+  T* out = static_cast<T*>(
+      w.packed.get(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
   T* in = out + recvs * cols;  // what the peers send back, then our own ghost images
   be.gather_rows(recvs, cols, w.recv, rows, out);
   swap(be, w, out, recv_count_, in, send_count_, cols, "reverse_comm");

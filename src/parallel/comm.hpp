@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/array.hpp"
+#include "backend/growing_buffer.hpp"
 #include "backend/reducer.hpp"
 #include "model/exchange.hpp"
 
@@ -63,17 +64,11 @@ class Comm final : public Exchange {
   // uploaded copies otherwise) and its buffers, on one memory.
   struct Workspace {
     Workspace(const Comm& comm, std::shared_ptr<Memory> on);
-    ~Workspace();
-    Workspace(const Workspace&) = delete;
-    Workspace& operator=(const Workspace&) = delete;
-    void* pack(std::size_t bytes);     // in the memory
-    void* staging(std::size_t bytes);  // pinned host memory
-    std::shared_ptr<Memory> memory;    // first, so released last
+    std::shared_ptr<Memory> memory;  // first, so released last
     const std::int64_t *send, *recv, *self_from, *self_to, *group_rows, *group_first, *group_items;
     std::vector<Array<std::int64_t>> uploaded;
-    void* packed = nullptr;
-    void* pinned = nullptr;
-    std::size_t packed_bytes = 0, pinned_bytes = 0;
+    GrowingBuffer packed;  // in the memory
+    GrowingBuffer pinned;  // pinned host memory, for the staged transport
   };
   // The kept workspace when `memory` is the kept one, otherwise one made in `once`.
   Workspace& workspace(Memory& memory, std::optional<Workspace>& once) const;

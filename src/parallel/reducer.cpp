@@ -5,8 +5,10 @@
 #endif
 
 #include <limits>
+#include <optional>
 #include <string>
 
+#include "backend/growing_buffer.hpp"
 #include "core/error.hpp"
 #include "parallel/mpi_env.hpp"
 
@@ -21,9 +23,8 @@ class MpiReducer final : public Reducer {
       : comm_(comm),
         memory_(memory),
         direct_(!memory || memory->host_memory() || mpi_cuda_aware()),
-        what_(what) {}
-  ~MpiReducer() override {
-    if (staging_) memory_->deallocate_host(staging_);
+        what_(what) {
+    if (!direct_) staging_.emplace(*memory, GrowingBuffer::Where::kPinnedHost);
   }
   MpiReducer(const MpiReducer&) = delete;
   MpiReducer& operator=(const MpiReducer&) = delete;
@@ -44,27 +45,20 @@ class MpiReducer final : public Reducer {
     const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
     T* at = data;
     if (!direct_) {
-      if (bytes > staging_bytes_) {
-        if (staging_) memory_->deallocate_host(staging_);
-        staging_ = nullptr;
-        staging_ = memory_->allocate_host(bytes);
-        staging_bytes_ = bytes;
-      }
-      memory_->copy_out(staging_, data, bytes);
-      at = static_cast<T*>(staging_);
+      at = static_cast<T*>(staging_->get(bytes));
+      memory_->copy_out(at, data, bytes);
     }
     mpi::check(MPI_Allreduce(MPI_IN_PLACE, at, static_cast<int>(count), mpi::datatype<T>(), MPI_SUM,
                              comm_),
                what_);
-    if (!direct_) memory_->copy_in(data, staging_, bytes);
+    if (!direct_) memory_->copy_in(data, at, bytes);
   }
 
   MPI_Comm comm_;
   Memory* memory_;
   bool direct_;
   const char* what_;
-  void* staging_ = nullptr;  // pinned, kept between calls
-  std::size_t staging_bytes_ = 0;
+  std::optional<GrowingBuffer> staging_;  // pinned, kept between calls
 };
 
 // "cuda:N" -> N; -1 for memory of another kind.
