@@ -12,6 +12,8 @@ import re
 import statistics
 import sys
 
+from curves import read_curve, summarize
+
 # The paper's Table 3 (Pearson on its two test glasses, mean +- std over its runs).
 PAPER = {
     "vonmises-k6": ("SymGNN", 0.7859, 0.0056),
@@ -31,24 +33,6 @@ LABEL = {
 }
 
 
-def read_run(path):
-    """Best validation Pearson, its epoch and minute, epochs run and the whole run's minutes."""
-    with open(os.path.join(path, "curve.csv")) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise ValueError(f"{path}/curve.csv has no evaluations")
-    minutes, last_epoch, best = 0.0, 0, None
-    for r in rows:
-        epoch = int(r["epoch"])
-        minutes += float(r["seconds"]) * (epoch - last_epoch) / 60  # per-epoch mean of the window
-        last_epoch = epoch
-        val = float(r["val_pearson"])
-        if best is None or val > best[0]:
-            best = (val, epoch, minutes)
-    return {"best_val_pearson": best[0], "best_epoch": best[1], "best_minute": best[2],
-            "epochs": last_epoch, "train_minutes": minutes}
-
-
 def main():
     runs, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -62,7 +46,7 @@ def main():
         if not os.path.exists(log):
             print(f"ablation_table: {name} is unfinished, left out", file=sys.stderr)
             continue
-        results.append({"variant": m[1], "seed": int(m[2]), **read_run(path)})
+        results.append({"variant": m[1], "seed": int(m[2]), **summarize(read_curve(path))})
     if not results:
         sys.exit(f"ablation_table: no finished runs in {runs}")
     results.sort(key=lambda r: (ORDER.index(r["variant"]), r["seed"]))
