@@ -10,12 +10,11 @@
 
 namespace symgnn {
 
-// The CPU backend behind a memory of its own: arrays are host memory, but the model must treat
-// them as a device's (host_memory() is false), so every upload, download and DualArray sync of
-// the device path runs here, and a missing one changes the results.
-class SeparateMemoryBackend final : public Backend<float> {
+// Host memory that presents itself as a device's (host_memory() is false): every upload,
+// download and host staging buffer of the device path runs through it, counted.
+template <typename Base>
+class SeparateMemoryOf : public Base {
  public:
-  std::string name() const override { return "cpu-separate"; }
   bool host_memory() const override { return false; }
   void* allocate(std::size_t bytes) override { return ::operator new(bytes); }
   void deallocate(void* p) override { ::operator delete(p); }
@@ -29,6 +28,26 @@ class SeparateMemoryBackend final : public Backend<float> {
   }
   void copy(void* to, const void* from, std::size_t b) override { std::memcpy(to, from, b); }
   void zero(void* p, std::size_t b) override { std::memset(p, 0, b); }
+  void* allocate_host(std::size_t bytes) override {
+    ++host_buffers;
+    return ::operator new(bytes);
+  }
+
+  int uploads = 0, downloads = 0, host_buffers = 0;
+};
+
+// A separate memory alone (the reducers' and halo exchanges' staged paths).
+class SeparateMemory final : public SeparateMemoryOf<Memory> {
+ public:
+  std::string name() const override { return "separate"; }
+};
+
+// The CPU backend behind a memory of its own: arrays are host memory, but the model must treat
+// them as a device's, so every DualArray sync of the device path runs here, and a missing one
+// changes the results.
+class SeparateMemoryBackend final : public SeparateMemoryOf<Backend<float>> {
+ public:
+  std::string name() const override { return "cpu-separate"; }
 
   void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
             const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
@@ -142,8 +161,6 @@ class SeparateMemoryBackend final : public Backend<float> {
                                  float* dw) override {
     cpu_->egat_edge_weight_gradient(g, heads, d, saved, d_out, dw);
   }
-
-  int uploads = 0, downloads = 0;
 
  private:
   std::unique_ptr<Backend<float>> cpu_ = make_cpu_backend<float>();

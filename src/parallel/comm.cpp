@@ -171,47 +171,58 @@ void Comm::swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<in
   if (staged_) be.copy_in(in, recv, in_bytes);
 }
 
-// One buffer in the backend's memory holds an exchange's packed rows, out and in: as many rows as
-// the Comm sends, receives and copies of its own, both ways.
-template <typename T>
-void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
+template <typename T, typename Step>
+void Comm::exchange(Backend<T>& be, std::int64_t cols, Step&& step) const {
   const double t0 = MPI_Wtime();
   std::optional<Workspace> once;
   Workspace& w = workspace(be, once);
-  const auto sends = static_cast<std::int64_t>(send_rows_.size()),
-             recvs = static_cast<std::int64_t>(recv_rows_.size()),
-             selfs = static_cast<std::int64_t>(self_to_.size());
-  T* out = static_cast<T*>(
-      w.packed.get(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
-  T* in = out + sends * cols;
-  T* own = in + recvs * cols;  // images of our own atoms
-  be.gather_rows(sends, cols, w.send, rows, out);
-  swap(be, w, out, send_count_, in, recv_count_, cols, "forward_comm");
-  be.scatter_rows(recvs, cols, w.recv, in, rows);
-  be.gather_rows(selfs, cols, w.self_from, rows, own);
-  be.scatter_rows(selfs, cols, w.self_to, own, rows);
+  const Counts n{static_cast<std::int64_t>(send_rows_.size()),
+                 static_cast<std::int64_t>(recv_rows_.size()),
+                 static_cast<std::int64_t>(self_to_.size())};
+  const auto bytes = static_cast<std::size_t>((n.sends + n.recvs + n.selfs) * cols) * sizeof(T);
+  step(w, static_cast<T*>(w.packed.get(bytes)), n);
   seconds_ += MPI_Wtime() - t0;
 }
 
 template <typename T>
+void Comm::forward(Backend<T>& be, T* rows, std::int64_t cols) const {
+  exchange(be, cols, [&](Workspace& w, T* out, const Counts& n) {
+    T* in = out + n.sends * cols;
+    T* own = in + n.recvs * cols;  // images of our own atoms
+    be.gather_rows(n.sends, cols, w.send, rows, out);
+    swap(be, w, out, send_count_, in, recv_count_, cols, "forward_comm");
+    be.scatter_rows(n.recvs, cols, w.recv, in, rows);
+    be.gather_rows(n.selfs, cols, w.self_from, rows, own);
+    be.scatter_rows(n.selfs, cols, w.self_to, own, rows);
+  });
+}
+
+template <typename T>
 void Comm::reverse(Backend<T>& be, T* rows, std::int64_t cols) const {
-  const double t0 = MPI_Wtime();
-  std::optional<Workspace> once;
-  Workspace& w = workspace(be, once);
-  const auto sends = static_cast<std::int64_t>(send_rows_.size()),
-             recvs = static_cast<std::int64_t>(recv_rows_.size()),
-             selfs = static_cast<std::int64_t>(self_to_.size());
-  T* out = static_cast<T*>(
-      w.packed.get(static_cast<std::size_t>((sends + recvs + selfs) * cols) * sizeof(T)));
-  T* in = out + recvs * cols;  // what the peers send back, then our own ghost images
-  be.gather_rows(recvs, cols, w.recv, rows, out);
-  swap(be, w, out, recv_count_, in, send_count_, cols, "reverse_comm");
-  be.gather_rows(selfs, cols, w.self_to, rows, in + sends * cols);
-  // Added in a fixed order (peers, then each peer's list, then our own images).
-  be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, w.group_rows,
-                    w.group_first, w.group_items, in, rows);
-  be.zero(rows + num_owned_ * cols, static_cast<std::size_t>((selfs + recvs) * cols) * sizeof(T));
-  seconds_ += MPI_Wtime() - t0;
+  exchange(be, cols, [&](Workspace& w, T* out, const Counts& n) {
+    T* in = out + n.recvs * cols;  // what the peers send back, then our own ghost images
+    be.gather_rows(n.recvs, cols, w.recv, rows, out);
+    swap(be, w, out, recv_count_, in, send_count_, cols, "reverse_comm");
+    be.gather_rows(n.selfs, cols, w.self_to, rows, in + n.sends * cols);
+    // Added in a fixed order (peers, then each peer's list, then our own images).
+    be.add_row_groups(static_cast<std::int64_t>(group_rows_.size()), cols, w.group_rows,
+                      w.group_first, w.group_items, in, rows);
+    be.zero(rows + num_owned_ * cols,
+            static_cast<std::size_t>((n.selfs + n.recvs) * cols) * sizeof(T));
+  });
+}
+
+void Comm::forward_comm(Backend<float>& be, float* rows, std::int64_t cols) const {
+  forward(be, rows, cols);
+}
+void Comm::forward_comm(Backend<double>& be, double* rows, std::int64_t cols) const {
+  forward(be, rows, cols);
+}
+void Comm::reverse_comm(Backend<float>& be, float* rows, std::int64_t cols) const {
+  reverse(be, rows, cols);
+}
+void Comm::reverse_comm(Backend<double>& be, double* rows, std::int64_t cols) const {
+  reverse(be, rows, cols);
 }
 
 namespace {

@@ -36,18 +36,10 @@ class Comm final : public Exchange {
   void keep_on(std::shared_ptr<Memory> memory);
 
   void sum(double* values, std::int64_t count) const override;
-  void forward_comm(Backend<float>& be, float* rows, std::int64_t cols) const override {
-    forward(be, rows, cols);
-  }
-  void forward_comm(Backend<double>& be, double* rows, std::int64_t cols) const override {
-    forward(be, rows, cols);
-  }
-  void reverse_comm(Backend<float>& be, float* rows, std::int64_t cols) const override {
-    reverse(be, rows, cols);
-  }
-  void reverse_comm(Backend<double>& be, double* rows, std::int64_t cols) const override {
-    reverse(be, rows, cols);
-  }
+  void forward_comm(Backend<float>& be, float* rows, std::int64_t cols) const override;
+  void forward_comm(Backend<double>& be, double* rows, std::int64_t cols) const override;
+  void reverse_comm(Backend<float>& be, float* rows, std::int64_t cols) const override;
+  void reverse_comm(Backend<double>& be, double* rows, std::int64_t cols) const override;
 
   // Wall seconds spent in forward_comm and reverse_comm so far: packing, MPI, and the waits for
   // slower neighbours (the part of load imbalance that shows here) and, on a GPU, for the work
@@ -77,6 +69,13 @@ class Comm final : public Exchange {
   template <typename T>
   void swap(Backend<T>& be, Workspace& w, const T* out, const std::vector<int>& out_count, T* in,
             const std::vector<int>& in_count, std::int64_t cols, const char* what) const;
+  struct Counts {
+    std::int64_t sends, recvs, selfs;  // rows sent, received, copied of our own
+  };
+  // Runs `step(workspace, packed, counts)` timed, with `packed` room in the backend's memory for
+  // as many rows as the Comm sends, receives and copies of its own: an exchange's rows, out and in.
+  template <typename T, typename Step>
+  void exchange(Backend<T>& be, std::int64_t cols, Step&& step) const;
   template <typename T>
   void forward(Backend<T>& be, T* rows, std::int64_t cols) const;
   template <typename T>

@@ -3,7 +3,6 @@
 // MPI), with the same bits on every rank; and a gradient layout every rank shares.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,33 +10,10 @@
 #include "model/symgnn.hpp"
 #include "parallel/mpi_env.hpp"
 #include "parallel/reducer.hpp"
+#include "separate_memory_backend.hpp"
 
 namespace symgnn {
 namespace {
-
-// Memory that is not host memory to the reducer: every transfer goes through copy_in/copy_out.
-class StagedMemory final : public Memory {
- public:
-  std::string name() const override { return "staged"; }
-  bool host_memory() const override { return false; }
-  void* allocate(std::size_t bytes) override { return ::operator new(bytes); }
-  void deallocate(void* p) override { ::operator delete(p); }
-  void copy_in(void* d, const void* h, std::size_t b) override {
-    ++transfers;
-    std::memcpy(d, h, b);
-  }
-  void copy_out(void* h, const void* d, std::size_t b) override {
-    ++transfers;
-    std::memcpy(h, d, b);
-  }
-  void copy(void* to, const void* from, std::size_t b) override { std::memcpy(to, from, b); }
-  void zero(void* p, std::size_t b) override { std::memset(p, 0, b); }
-  void* allocate_host(std::size_t bytes) override {
-    ++host_buffers;
-    return ::operator new(bytes);
-  }
-  int transfers = 0, host_buffers = 0;
-};
 
 // rank r holds (r + 1) (i mod 7) - 3 at i: integers, so every order of summation is exact.
 template <typename T>
@@ -69,7 +45,7 @@ TEST(Reducer, SumsAFlatBufferInPlaceFromHostAndStagedMemory) {
   host->sum(v.data(), count);
   expect_summed(v);
 
-  StagedMemory staged;
+  SeparateMemory staged;
   const auto reducer = make_mpi_reducer(MPI_COMM_WORLD, staged);
   EXPECT_EQ(reducer->name(), mpi_cuda_aware() ? "mpi (CUDA-aware)" : "mpi (pinned staging)");
   for (int step = 0; step < 3; ++step) {  // the staging buffer is kept between steps
@@ -78,7 +54,8 @@ TEST(Reducer, SumsAFlatBufferInPlaceFromHostAndStagedMemory) {
     expect_summed(d);
   }
   EXPECT_EQ(staged.host_buffers, mpi_cuda_aware() ? 0 : 1);
-  EXPECT_EQ(staged.transfers, mpi_cuda_aware() ? 0 : 6);  // one copy each way per sum
+  EXPECT_EQ(staged.uploads + staged.downloads,
+            mpi_cuda_aware() ? 0 : 6);  // one copy each way per sum
 }
 
 // Doubles (a batch's BatchNorm statistics and loss terms) through the host reducer, and through a
@@ -91,7 +68,7 @@ TEST(Reducer, SumsDoublesOnTheHostAndFromStagedMemory) {
   host->sum(v.data(), count);
   expect_summed(v);
 
-  StagedMemory staged;
+  SeparateMemory staged;
   const auto reducer = make_mpi_reducer(MPI_COMM_WORLD, staged);
   std::vector<float> f = share<float>(count);
   reducer->sum(f.data(), count);
