@@ -21,6 +21,7 @@ namespace symgnn {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Result {
   int status;
@@ -147,6 +148,26 @@ TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {
   Result r = run("train --standardize glass --train " + kSample + " --val " + kSample);
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("'train', 'per-structure' or 'published', not 'glass'"));
+}
+
+// A restart continues its checkpoint's model: a model option given with another value is refused
+// before anything is read or written, naming the option and both values; the same values go on.
+TEST(Cli, ARestartRefusesModelOptionsThatContradictItsCheckpoint) {
+  test::TempDir dir;
+  const std::string common = "train --train " + kSample + " --val " + kSample +
+                             " --heads '2 1' --decoder-layers 1 --eval-every 1 --out " +
+                             dir.file("run");
+  const Result first = run(common + " --dim 4 --epochs 1");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto before = std::filesystem::last_write_time(dir.file("run/last.h5"));
+  const Result wider = run(common + " --dim 6 --dropout 0.25 --epochs 2 --restart auto");
+  EXPECT_EQ(wider.status, 2) << wider.output;
+  EXPECT_THAT(wider.output, HasSubstr("--dim 6 (the checkpoint has 4)"));
+  EXPECT_THAT(wider.output, Not(HasSubstr("--dropout")));  // as in the checkpoint
+  EXPECT_EQ(std::filesystem::last_write_time(dir.file("run/last.h5")), before);
+  const Result same = run(common + " --dim 4 --epochs 2 --restart auto");
+  EXPECT_EQ(same.status, 0) << same.output;
+  EXPECT_THAT(same.output, HasSubstr("at epoch 1"));
 }
 
 // explain from a checkpoint as a user runs it: centres chosen three ways, the edge weights in

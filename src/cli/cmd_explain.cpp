@@ -106,9 +106,7 @@ void write_explanations(const std::string& path, const std::vector<EdgeRecord>& 
       image.push_back(e.image[b]);
       vec.push_back(e.vec[b]);
     }
-  AtomicFile out(path);
-  {
-    const std::string tmp = out.temp_path().string();
+  AtomicFile(path).write([&](const std::string& tmp) {
     h5::Handle file = h5::create_file(tmp);
     h5::Location root{file.get(), tmp, "/"};
     h5::write_attribute(root, "format", std::string("symgnn-dist explanations"));
@@ -143,8 +141,8 @@ void write_explanations(const std::string& path, const std::vector<EdgeRecord>& 
     h5::write<std::int64_t>(cl, "subgraph_edges", {nc},
                             column(centres, [](const CentreRecord& c) { return c.edges; }).data());
     h5::write<double>(cl, "loss", {nc, static_cast<hsize_t>(steps)}, loss.data());
-  }
-  out.commit();
+    h5::flush(file.get(), tmp);
+  });
 }
 
 // Rank 0 receives every rank's records, in rank order (collective).
@@ -172,9 +170,10 @@ int run(const po::variables_map& vm) {
   const std::string model_path = vm["model"].as<std::string>();
   const std::string path = vm["structure"].as<std::string>();
   const std::string out_dir = vm["out"].as<std::string>();
-  ModelSetup setup = read_checkpoint_setup(model_path);
+  const CheckpointFile checkpoint(model_path);
+  ModelSetup setup = checkpoint.setup();
   SymGNN<float> model(setup.model, backend);
-  load_checkpoint(model_path, model, nullptr);
+  checkpoint.load(model, nullptr);
   const int hops =
       vm["hops"].as<int>() > 0 ? vm["hops"].as<int>() : static_cast<int>(setup.model.heads.size());
 

@@ -142,7 +142,8 @@ int run(const po::variables_map& vm) {
       column.size() > 5 && column.ends_with("_pred") ? column.substr(0, column.size() - 5) : column;
   std::vector<Member> committee;
   for (std::size_t m = 0; m < models; ++m) {
-    Member member{inputs[m], read_checkpoint_setup(inputs[m]), nullptr};
+    const CheckpointFile checkpoint(inputs[m]);
+    Member member{inputs[m], checkpoint.setup(), nullptr};
     // auto: Haar frames for the modes that sample their transforms, whose predictions then
     // differ between frames of a glass by Monte Carlo noise alone (docs/training.md).
     const Symmetrization mode = member.setup.model.symmetrization;
@@ -153,7 +154,7 @@ int run(const po::variables_map& vm) {
     else if (member.setup.eval_haar && sampled)
       member.setup.eval_transforms = std::max(member.setup.eval_transforms, kHaarTransforms);
     member.model = std::make_unique<SymGNN<float>>(member.setup.model, backend);
-    load_checkpoint(member.path, *member.model, nullptr);
+    checkpoint.load(*member.model, nullptr);
     if (m > 0) check_compatible(committee.front(), member);
     committee.push_back(std::move(member));
   }

@@ -100,6 +100,9 @@ int run(const po::variables_map& vm) {
   o.seed = vm["seed"].as<std::uint64_t>();
   o.out_dir = vm["out"].as<std::string>();
   o.restart = vm["restart"].as<std::string>();
+  for (const char* name : {"dim", "heads", "decoder-layers", "dropout", "species", "symmetrization",
+                           "transforms", "cutoff", "label", "eval-transforms", "eval-seed"})
+    if (vm.count(name) && !vm[name].defaulted()) o.given_model_options.emplace_back(name);
   o.checkpoint_every = vm["checkpoint-every"].as<int>();
   o.time_limit_minutes = vm["time-limit"].as<double>();
   o.groups = vm["groups"].as<int>();

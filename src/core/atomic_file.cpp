@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <fstream>
 #include <system_error>
 
@@ -33,22 +34,40 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::commit() {
   int fd = ::open(temp_.c_str(), O_RDONLY);
   if (fd < 0) throw Error(target_.string() + ": cannot write: the temporary file is missing");
-  ::fsync(fd);
+  // Delayed allocation can report a full disk only here.
+  const int synced = ::fsync(fd), sync_error = errno;
   ::close(fd);
+  if (synced != 0) throw Error(target_.string() + ": " + with_reason("cannot write", sync_error));
   std::error_code ec;
   std::filesystem::rename(temp_, target_, ec);
   if (ec) throw Error(target_.string() + ": cannot write: " + ec.message());
   committed_ = true;
 }
 
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  AtomicFile out(path);
-  {
-    std::ofstream f(out.temp_path());
-    f << text;
-    if (!f.flush()) throw Error(path.string() + ": cannot write");
+void rethrow_naming(const Error& e, const std::string& temp, const std::string& target) {
+  std::string message = e.what();
+  for (auto at = message.find(temp); at != std::string::npos; at = message.find(temp, at))
+    message.replace(at, temp.size(), target);
+  if (dynamic_cast<const UsageError*>(&e)) throw UsageError(message);
+  throw Error(message);
+}
+
+void AtomicFile::write(const std::function<void(const std::string& temp)>& write) {
+  try {
+    write(temp_.string());
+  } catch (const Error& e) {
+    rethrow_naming(e, temp_.string(), target_.string());
   }
-  out.commit();
+  commit();
+}
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  AtomicFile(path).write([&](const std::string& temp) {
+    errno = 0;
+    std::ofstream f(temp);
+    f << text;
+    if (!f.flush()) throw Error(temp + ": " + with_reason("cannot write", errno));
+  });
 }
 
 }  // namespace symgnn

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace symgnn {
+
+class Error;
 
 class AtomicFile {
  public:
@@ -21,12 +24,19 @@ class AtomicFile {
 
   // fsyncs the temporary file and renames it over the target.
   void commit();
+  // Runs `write(temporary path)`, then commit(). An Error from either names the target, not the
+  // temporary file, whose name the user never sees.
+  void write(const std::function<void(const std::string& temp)>& write);
 
  private:
   std::filesystem::path target_;
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Throws `e` again with every mention of the temporary name `temp` replaced by `target`.
+[[noreturn]] void rethrow_naming(const Error& e, const std::string& temp,
+                                 const std::string& target);
 
 // Writes `text` to `path` through an AtomicFile; Error naming the file when it cannot.
 void write_text_atomically(const std::filesystem::path& path, const std::string& text);

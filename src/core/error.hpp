@@ -20,6 +20,10 @@ class UsageError : public Error {
   using Error::Error;
 };
 
+// `what` with the system's reason for a failed call when there is one (errno `error_number`,
+// 0: none): "write failed (No space left on device)".
+std::string with_reason(std::string what, int error_number);
+
 // Throws Error("FILE:LINE: WHAT"), or "FILE: WHAT" when line is 0 (a whole-file problem).
 [[noreturn]] void input_error(std::string_view file, std::size_t line, std::string_view what);
 

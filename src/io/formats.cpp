@@ -1,5 +1,6 @@
 #include "io/formats.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -104,25 +105,25 @@ void write_structures(const std::string& path, const std::vector<Structure>& fra
                       Format format) {
   Format f = format == Format::kAuto ? format_from_path(path) : format;
   for (const auto& s : frames) s.validate();
-  AtomicFile out(path);
-  if (f == Format::kHDF5) {
-    write_hdf5_structures(out.temp_path().string(), frames);
-  } else {
+  if (f != Format::kHDF5 && f != Format::kExtXYZ && f != Format::kLammpsDump)
+    throw UsageError(path + ": writing " + std::string(format_name(f)) +
+                     " is not supported (write extxyz, lammps-dump or hdf5)");
+  AtomicFile(path).write([&](const std::string& temp) {
+    if (f == Format::kHDF5) return write_hdf5_structures(temp, frames);
     std::string text;
     if (f == Format::kExtXYZ)
       format_extxyz(frames, text);
-    else if (f == Format::kLammpsDump)
-      format_lammps_dump(frames, text);
     else
-      throw UsageError(path + ": writing " + std::string(format_name(f)) +
-                       " is not supported (write extxyz, lammps-dump or hdf5)");
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(out.temp_path().c_str(), "wb"),
-                                                         &std::fclose);
-    if (!file || std::fwrite(text.data(), 1, text.size(), file.get()) != text.size() ||
-        std::fflush(file.get()) != 0)
-      throw Error(path + ": write failed");
-  }
-  out.commit();
+      format_lammps_dump(frames, text);
+    errno = 0;
+    std::FILE* file = std::fopen(temp.c_str(), "wb");
+    const bool written = file && std::fwrite(text.data(), 1, text.size(), file) == text.size() &&
+                         std::fflush(file) == 0;
+    const int error_number = errno;
+    if (file && std::fclose(file) != 0 && written)
+      throw Error(temp + ": " + with_reason("write failed", errno));
+    if (!written) throw Error(temp + ": " + with_reason("write failed", error_number));
+  });
 }
 
 namespace {
@@ -136,14 +137,22 @@ void rank_and_size(MPI_Comm comm, int* rank, int* ranks) {
   MPI_Comm_size(comm, ranks);
 }
 
+std::string mpi_error_text(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return std::string(text, static_cast<std::size_t>(length));
+}
+
 // Writes `text` at `offset` of an MPI-IO file, in pieces that fit an int count.
 void write_at(MPI_File file, MPI_Offset offset, const std::string& text, const std::string& path) {
   constexpr std::size_t kPiece = std::size_t{1} << 30;
   for (std::size_t done = 0; done < text.size(); done += kPiece) {
     const auto n = static_cast<int>(std::min(kPiece, text.size() - done));
-    if (MPI_File_write_at(file, offset + static_cast<MPI_Offset>(done), text.data() + done, n,
-                          MPI_CHAR, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-      throw Error(path + ": write failed");
+    if (const int code = MPI_File_write_at(file, offset + static_cast<MPI_Offset>(done),
+                                           text.data() + done, n, MPI_CHAR, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS)
+      throw Error(path + ": write failed (" + mpi_error_text(code) + ")");
   }
 }
 
@@ -169,8 +178,10 @@ void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlo
     write_at(file, frame_start + before, text, path);
     frame_start += frame;
   }
-  if (MPI_File_sync(file) != MPI_SUCCESS || MPI_File_close(&file) != MPI_SUCCESS)
-    throw Error(path + ": write failed");
+  const int synced = MPI_File_sync(file), closed = MPI_File_close(&file);
+  if (synced != MPI_SUCCESS || closed != MPI_SUCCESS)
+    throw Error(path + ": write failed (" +
+                mpi_error_text(synced != MPI_SUCCESS ? synced : closed) + ")");
 }
 
 }  // namespace
@@ -212,10 +223,14 @@ void write_structure_blocks(const std::string& path, const std::vector<Structure
   MPI_Bcast(&length, 1, MPI_INT, 0, comm);
   temp.resize(static_cast<std::size_t>(length));
   MPI_Bcast(temp.data(), length, MPI_CHAR, 0, comm);
-  if (f == Format::kHDF5)
-    write_hdf5_structure_blocks(temp, blocks, comm);
-  else
-    write_extxyz_blocks(temp, blocks, comm);
+  try {
+    if (f == Format::kHDF5)
+      write_hdf5_structure_blocks(temp, blocks, comm);
+    else
+      write_extxyz_blocks(temp, blocks, comm);
+  } catch (const Error& e) {
+    rethrow_naming(e, temp, path);
+  }
   MPI_Barrier(comm);
   if (out) out->commit();
   MPI_Barrier(comm);

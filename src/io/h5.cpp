@@ -1,6 +1,8 @@
 #include "io/h5.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 
 #include "core/error.hpp"
 
@@ -83,7 +85,21 @@ Location Location::member(hid_t child, const std::string& name) const {
 
 namespace {
 
+// Files one process writes are built in memory (the core driver, no backing store) and written
+// out whole by flush() with plain, checked I/O: HDF5 1.10 leaves a file it failed to write (a full
+// disk) half torn down and crashes on it when it terminates, so HDF5 never writes to disk here.
+Handle create_in_memory(const std::string& path, hid_t fcpl) {
+  quiet();
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, false) < 0)
+    throw Error(path + ": cannot set up an HDF5 file in memory");
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl.get()), H5Fclose);
+  if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
+  return f;
+}
+
 Handle create_with(const std::string& path, hid_t fapl) {
+  if (fapl == H5P_DEFAULT) return create_in_memory(path, H5P_DEFAULT);
   quiet();
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
   if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
@@ -137,13 +153,43 @@ Handle create_file_with_user_block(const std::string& path, hsize_t bytes) {
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   if (!fcpl.valid() || H5Pset_userblock(fcpl.get(), bytes) < 0)
     throw Error(path + ": cannot set a user block of " + std::to_string(bytes) + " bytes");
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
-  if (!f.valid()) throw Error(path + ": cannot create HDF5 file");
-  return f;
+  return create_in_memory(path, fcpl.get());
 }
 
 Handle open_file_readonly(const std::string& path) {
   return open_with(path, H5P_DEFAULT);
+}
+
+void flush(hid_t file, const std::string& path) {
+  Handle fapl(H5Fget_access_plist(file), H5Pclose);
+  if (H5Pget_driver(fapl.get()) != H5FD_CORE) {  // MPI-IO: every rank writes its part
+    errno = 0;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+      throw Error(path + ": " + with_reason("write failed", errno));
+    return;
+  }
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": cannot finish the HDF5 file");
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  std::vector<char> image(size > 0 ? static_cast<std::size_t>(size) : 0);
+  if (size <= 0 || H5Fget_file_image(file, image.data(), image.size()) != size)
+    throw Error(path + ": cannot finish the HDF5 file");
+  // The image starts at the superblock; a user block (the writer's) goes before it, zeroed.
+  Handle fcpl(H5Fget_create_plist(file), H5Pclose);
+  hsize_t user_block = 0;
+  if (H5Pget_userblock(fcpl.get(), &user_block) < 0)
+    throw Error(path + ": cannot finish the HDF5 file");
+  const std::vector<char> zeros(static_cast<std::size_t>(user_block), 0);
+  errno = 0;
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  bool written = out && std::fwrite(zeros.data(), 1, zeros.size(), out) == zeros.size() &&
+                 std::fwrite(image.data(), 1, image.size(), out) == image.size() &&
+                 std::fflush(out) == 0;
+  int error_number = errno;
+  if (out && std::fclose(out) != 0 && written) {
+    written = false;
+    error_number = errno;
+  }
+  if (!written) throw Error(path + ": " + with_reason("write failed", error_number));
 }
 
 Location SharedFile::root(const std::string& path) const {
@@ -242,8 +288,9 @@ void write_rows(const Location& at, const std::string& name, const std::vector<h
   if (!set.valid()) fail(at, name, "cannot create dataset");
   if (product(dims) == 0) return;
   Rows rows(dims, first, count);
+  errno = 0;  // the reason, if the system gives one
   if (H5Dwrite(set.get(), native_type<T>(), rows.in_memory(), rows.in_file(), at.xfer, data) < 0)
-    fail(at, name, "write failed");
+    fail(at, name, with_reason("write failed", errno));
 }
 
 template <typename T>
@@ -320,8 +367,9 @@ void write_strings(const Location& at, const std::string& name, const std::vecto
   std::string chars(n * width, '\0');
   for (std::size_t i = 0; i < v.size(); ++i) v[i].copy(&chars[i * width], v[i].size());
   Rows rows({n}, 0, at.lead ? n : 0);
+  errno = 0;
   if (H5Dwrite(set.get(), type.get(), rows.in_memory(), rows.in_file(), at.xfer, chars.data()) < 0)
-    fail(at, name, "write failed");
+    fail(at, name, with_reason("write failed", errno));
 }
 
 std::vector<std::string> read_strings(const Location& at, const std::string& name) {

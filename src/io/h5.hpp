@@ -47,6 +47,8 @@ Handle create_file(const std::string& path);  // truncates
 // The first `bytes` (512, 1024, ...) of the file are the writer's; HDF5 starts after them.
 Handle create_file_with_user_block(const std::string& path, hsize_t bytes);
 Handle open_file_readonly(const std::string& path);  // Error if it is not an HDF5 file
+// Writes out what HDF5 holds of `file` (at `path`); Error naming it, with the system's reason.
+void flush(hid_t file, const std::string& path);
 
 // A file opened by every rank of `comm` together (MPI-IO); with one rank, an ordinary file. Every
 // rank then makes the same calls in the same order: creating groups, datasets and attributes is

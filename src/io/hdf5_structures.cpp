@@ -73,7 +73,7 @@ void write_blocks(const std::string& path, const std::vector<BlockRef>& blocks, 
     for (const auto& [key, value] : s.info)
       h5::write_attribute(at.member(info.get(), "info"), key, value);
   }
-  if (H5Fflush(file.file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
+  h5::flush(file.file.get(), path);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "train/checkpoint.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -70,9 +72,10 @@ void write_header(const std::string& path) {
   char header[16];
   std::memcpy(header, kHeaderMagic, 8);
   for (int k = 0; k < 8; ++k) header[8 + k] = static_cast<char>((sum.h >> (8 * k)) & 0xff);
+  errno = 0;
   std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
   if (!out.seekp(0) || !out.write(header, sizeof header) || !out.flush())
-    throw Error(path + ": write failed");
+    throw Error(path + ": " + with_reason("write failed", errno));
 }
 
 // Checkpoints written before the header existed start with the HDF5 signature and are read
@@ -102,94 +105,74 @@ void write_store(const h5::Location& at, const ParameterStore<float>& store, Che
   }
 }
 
-void read_store(const h5::Location& at, ParameterStore<float>& store) {
-  for (int i = 0; i < store.count(); ++i) {
-    const auto& info = store.info(i);
-    if (!h5::exists(at, info.name))
-      throw Error(at.file + ": " + at.where(info.name) +
-                  " is missing: the checkpoint is of another model shape or version");
-    std::vector<hsize_t> dims;
-    auto v = h5::read<float>(at, info.name, dims);
-    if (dims !=
-        std::vector<hsize_t>{static_cast<hsize_t>(info.rows), static_cast<hsize_t>(info.cols)})
-      throw Error(
-          at.file + ": " + at.where(info.name) + " has shape (" +
-          (dims.size() == 2 ? std::to_string(dims[0]) + ", " + std::to_string(dims[1]) : "?") +
-          "), the model expects (" + std::to_string(info.rows) + ", " + std::to_string(info.cols) +
-          "): the checkpoint is of another model shape");
-    std::copy(v.begin(), v.end(), store.value(i));
-  }
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const SymGNN<float>& model, const Adam<float>* adam,
                      const TrainState& state, const ModelSetup& setup, const std::string& options) {
-  AtomicFile out(path);
-  {
-    const std::string tmp = out.temp_path().string();
-    h5::Handle file = h5::create_file_with_user_block(tmp, kUserBlock);
-    h5::Location root{file.get(), tmp, "/"};
-    h5::write_attribute(root, "format", std::string(kCheckpointFormatName));
-    h5::write_attribute(root, "format_version", std::int64_t{kCheckpointFormatVersion});
-    h5::write_attribute(root, "options", options);
+  AtomicFile(path).write([&](const std::string& tmp) {
+    {
+      h5::Handle file = h5::create_file_with_user_block(tmp, kUserBlock);
+      h5::Location root{file.get(), tmp, "/"};
+      h5::write_attribute(root, "format", std::string(kCheckpointFormatName));
+      h5::write_attribute(root, "format_version", std::int64_t{kCheckpointFormatVersion});
+      h5::write_attribute(root, "options", options);
 
-    h5::Handle mg = h5::create_group(root, "model");
-    h5::Location m{mg.get(), tmp, "/model"};
-    const ModelConfig& c = setup.model;
-    h5::write_attribute(m, "dim", std::int64_t{c.dim});
-    h5::write_attribute(m, "heads", join(c.heads));
-    h5::write_attribute(m, "decoder_layers", std::int64_t{c.decoder_layers});
-    h5::write_attribute(m, "dropout", to_text(c.dropout));
-    h5::write_attribute(m, "species", join(c.species));
-    h5::write_attribute(m, "symmetrization", symmetrization_name(c.symmetrization));
-    h5::write_attribute(m, "transforms", std::int64_t{c.transforms});
-    h5::write_attribute(m, "label_mean", to_text(c.label_mean));
-    h5::write_attribute(m, "label_std", to_text(c.label_std));
-    h5::write_attribute(m, "cutoff", to_text(setup.cutoff));
-    h5::write_attribute(m, "self_edges", std::int64_t{setup.self_edges});
-    h5::write_attribute(m, "eval_transforms", std::int64_t{setup.eval_transforms});
-    h5::write_attribute(m, "eval_seed", static_cast<std::int64_t>(setup.eval_seed));
-    h5::write_attribute(m, "label", setup.label);
+      h5::Handle mg = h5::create_group(root, "model");
+      h5::Location m{mg.get(), tmp, "/model"};
+      const ModelConfig& c = setup.model;
+      h5::write_attribute(m, "dim", std::int64_t{c.dim});
+      h5::write_attribute(m, "heads", join(c.heads));
+      h5::write_attribute(m, "decoder_layers", std::int64_t{c.decoder_layers});
+      h5::write_attribute(m, "dropout", to_text(c.dropout));
+      h5::write_attribute(m, "species", join(c.species));
+      h5::write_attribute(m, "symmetrization", symmetrization_name(c.symmetrization));
+      h5::write_attribute(m, "transforms", std::int64_t{c.transforms});
+      h5::write_attribute(m, "label_mean", to_text(c.label_mean));
+      h5::write_attribute(m, "label_std", to_text(c.label_std));
+      h5::write_attribute(m, "cutoff", to_text(setup.cutoff));
+      h5::write_attribute(m, "self_edges", std::int64_t{setup.self_edges});
+      h5::write_attribute(m, "eval_transforms", std::int64_t{setup.eval_transforms});
+      h5::write_attribute(m, "eval_seed", static_cast<std::int64_t>(setup.eval_seed));
+      h5::write_attribute(m, "label", setup.label);
 
-    Checksum sum;
-    h5::Handle pg = h5::create_group(root, "params");
-    write_store({pg.get(), tmp, "/params"}, model.params(), sum);
-    h5::Handle bg = h5::create_group(root, "buffers");
-    write_store({bg.get(), tmp, "/buffers"}, model.buffers(), sum);
+      Checksum sum;
+      h5::Handle pg = h5::create_group(root, "params");
+      write_store({pg.get(), tmp, "/params"}, model.params(), sum);
+      h5::Handle bg = h5::create_group(root, "buffers");
+      write_store({bg.get(), tmp, "/buffers"}, model.buffers(), sum);
 
-    h5::Handle sg = h5::create_group(root, "state");
-    h5::Location s{sg.get(), tmp, "/state"};
-    h5::write_attribute(s, "epoch", state.epoch);
-    h5::write_attribute(s, "seed", static_cast<std::int64_t>(state.seed));
-    h5::write_attribute(s, "best_val",
-                        state.best_val == -std::numeric_limits<double>::infinity()
-                            ? std::string("-inf")
-                            : to_text(state.best_val));
-    h5::write_attribute(s, "best_epoch", state.best_epoch);
-    h5::write_attribute(s, "evals_since_best", state.evals_since_best);
+      h5::Handle sg = h5::create_group(root, "state");
+      h5::Location s{sg.get(), tmp, "/state"};
+      h5::write_attribute(s, "epoch", state.epoch);
+      h5::write_attribute(s, "seed", static_cast<std::int64_t>(state.seed));
+      h5::write_attribute(s, "best_val",
+                          state.best_val == -std::numeric_limits<double>::infinity()
+                              ? std::string("-inf")
+                              : to_text(state.best_val));
+      h5::write_attribute(s, "best_epoch", state.best_epoch);
+      h5::write_attribute(s, "evals_since_best", state.evals_since_best);
 
-    if (adam) {
-      h5::Handle og = h5::create_group(root, "optimizer");
-      h5::Location o{og.get(), tmp, "/optimizer"};
-      const Adam<float>& a = *adam;
-      const auto n = static_cast<hsize_t>(a.m().size());
-      h5::write<float>(o, "m", {n}, a.m().data());
-      h5::write<float>(o, "v", {n}, a.v().data());
-      h5::write<float>(o, "v_max", {n}, a.v_max().data());
-      for (auto* b : {&a.m(), &a.v(), &a.v_max()}) sum.add(b->data(), b->size() * sizeof(float));
-      if (a.averaging()) {  // what prediction takes from this checkpoint (load_checkpoint)
-        h5::write<float>(o, "average", {n}, a.average().data());
-        sum.add(a.average().data(), a.average().size() * sizeof(float));
+      if (adam) {
+        h5::Handle og = h5::create_group(root, "optimizer");
+        h5::Location o{og.get(), tmp, "/optimizer"};
+        const Adam<float>& a = *adam;
+        const auto n = static_cast<hsize_t>(a.m().size());
+        h5::write<float>(o, "m", {n}, a.m().data());
+        h5::write<float>(o, "v", {n}, a.v().data());
+        h5::write<float>(o, "v_max", {n}, a.v_max().data());
+        for (auto* b : {&a.m(), &a.v(), &a.v_max()}) sum.add(b->data(), b->size() * sizeof(float));
+        if (a.averaging()) {  // what prediction takes from this checkpoint (load_checkpoint)
+          h5::write<float>(o, "average", {n}, a.average().data());
+          sum.add(a.average().data(), a.average().size() * sizeof(float));
+        }
+        h5::write_attribute(o, "steps", a.steps());
+        h5::write_attribute(o, "lr", to_text(a.config().lr));
       }
-      h5::write_attribute(o, "steps", a.steps());
-      h5::write_attribute(o, "lr", to_text(a.config().lr));
+      h5::write_attribute(root, "checksum", std::to_string(sum.h));
+      h5::flush(file.get(), tmp);
     }
-    h5::write_attribute(root, "checksum", std::to_string(sum.h));
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw Error(path + ": flush failed");
-  }
-  write_header(out.temp_path().string());
-  out.commit();
+    write_header(tmp);
+  });
 }
 
 bool is_checkpoint(const std::string& path) {
@@ -210,10 +193,42 @@ bool is_checkpoint(const std::string& path) {
   }
 }
 
-ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
+namespace {
+
+// A group's arrays as stored, by name.
+struct StoredArray {
+  std::vector<hsize_t> dims;
+  std::vector<float> values;
+};
+using StoredGroup = std::map<std::string, StoredArray>;
+
+// Copies the arrays of `group` into `store`, each by name and shape.
+void assign(const StoredGroup& group, const std::string& file, const std::string& where,
+            ParameterStore<float>& store) {
+  for (int i = 0; i < store.count(); ++i) {
+    const auto& info = store.info(i);
+    const auto it = group.find(info.name);
+    if (it == group.end())
+      throw Error(file + ": " + where + "/" + info.name +
+                  " is missing: the checkpoint is of another model shape or version");
+    const auto& dims = it->second.dims;
+    if (dims !=
+        std::vector<hsize_t>{static_cast<hsize_t>(info.rows), static_cast<hsize_t>(info.cols)})
+      throw Error(
+          file + ": " + where + "/" + info.name + " has shape (" +
+          (dims.size() == 2 ? std::to_string(dims[0]) + ", " + std::to_string(dims[1]) : "?") +
+          "), the model expects (" + std::to_string(info.rows) + ", " + std::to_string(info.cols) +
+          "): the checkpoint is of another model shape");
+    std::copy(it->second.values.begin(), it->second.values.end(), store.value(i));
+  }
+}
+
+}  // namespace
+
+CheckpointFile::CheckpointFile(const std::string& path) : path_(path) {
   check_header(path);
-  h5::Handle file = h5::open_file_readonly(path);
-  h5::Location root{file.get(), path, "/"};
+  file_ = std::make_unique<h5::Handle>(h5::open_file_readonly(path));
+  const h5::Location root{file_->get(), path, "/"};
   if (!h5::has_attribute(root, "format") ||
       h5::read_string_attribute(root, "format") != kCheckpointFormatName)
     throw Error(path + ": not a symgnn-dist checkpoint (attribute /format should be '" +
@@ -223,6 +238,13 @@ ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
     throw Error(path + ": checkpoint format version " + std::to_string(version) +
                 " is not supported (this build reads version " +
                 std::to_string(kCheckpointFormatVersion) + ")");
+}
+
+CheckpointFile::~CheckpointFile() = default;
+
+ModelSetup CheckpointFile::setup(TrainState* state) const {
+  const std::string& path = path_;
+  const h5::Location root{file_->get(), path, "/"};
   h5::Handle mg = h5::open_group(root, "model");
   h5::Location m{mg.get(), path, "/model"};
   ModelSetup setup;
@@ -257,81 +279,74 @@ ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state) {
   return setup;
 }
 
-namespace {
-
-// The checksum of the file alone, over its arrays in the order save_checkpoint wrote them (the
-// groups keep creation order), before anything is compared with a model: damage reads as damage,
-// not as "another model shape".
-void verify_checksum(const h5::Location& root) {
+void CheckpointFile::load(SymGNN<float>& model, Adam<float>* adam) const {
+  const std::string& path = path_;
+  const h5::Location root{file_->get(), path, "/"};
+  // Every array once, in the order save_checkpoint wrote (and summed) them: the groups keep
+  // creation order.
   Checksum sum;
-  std::vector<hsize_t> dims;
+  StoredGroup params, buffers, optimizer;
   try {
-    for (const char* group : {"params", "buffers"}) {
-      h5::Handle g = h5::open_group(root, group);
-      const h5::Location at{g.get(), root.file, std::string("/") + group};
-      for (const std::string& name : h5::member_names(at)) {
-        const auto v = h5::read<float>(at, name, dims);
-        sum.add(v.data(), v.size() * sizeof(float));
+    for (auto [name, group] : {std::pair{"params", &params}, std::pair{"buffers", &buffers}}) {
+      h5::Handle g = h5::open_group(root, name);
+      const h5::Location at{g.get(), path, std::string("/") + name};
+      for (const std::string& member : h5::member_names(at)) {
+        StoredArray& a = (*group)[member];
+        a.values = h5::read<float>(at, member, a.dims);
+        sum.add(a.values.data(), a.values.size() * sizeof(float));
       }
     }
     if (h5::exists(root, "optimizer")) {
       h5::Handle g = h5::open_group(root, "optimizer");
-      const h5::Location at{g.get(), root.file, "/optimizer"};
+      const h5::Location at{g.get(), path, "/optimizer"};
       for (const char* name : {"m", "v", "v_max", "average"}) {
         if (std::string(name) == "average" && !h5::exists(at, name)) continue;
-        const auto v = h5::read<float>(at, name, dims);
-        sum.add(v.data(), v.size() * sizeof(float));
+        StoredArray& a = optimizer[name];
+        a.values = h5::read<float>(at, name, a.dims);
+        sum.add(a.values.data(), a.values.size() * sizeof(float));
       }
     }
   } catch (const Error& e) {
-    throw Error(root.file + ": the checkpoint is corrupt or incomplete (" + e.what() + ")");
+    throw Error(path + ": the checkpoint is corrupt or incomplete (" + e.what() + ")");
   }
   if (!h5::has_attribute(root, "checksum") ||
       h5::read_string_attribute(root, "checksum") != std::to_string(sum.h))
-    throw Error(root.file + ": checksum mismatch: the checkpoint is corrupt");
-}
+    throw Error(path + ": checksum mismatch: the checkpoint is corrupt");
 
-}  // namespace
-
-void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam) {
-  check_header(path);
-  h5::Handle file = h5::open_file_readonly(path);
-  h5::Location root{file.get(), path, "/"};
-  verify_checksum(root);
-  h5::Handle pg = h5::open_group(root, "params");
-  read_store({pg.get(), path, "/params"}, model.params());
-  h5::Handle bg = h5::open_group(root, "buffers");
-  read_store({bg.get(), path, "/buffers"}, model.buffers());
-  if (h5::exists(root, "optimizer")) {
-    h5::Handle og = h5::open_group(root, "optimizer");
-    h5::Location o{og.get(), path, "/optimizer"};
-    std::vector<hsize_t> dims;
-    Adam<float> scratch;
-    Adam<float>& a = adam ? *adam : scratch;
-    for (auto [name, buf] :
-         {std::pair{"m", &a.m()}, std::pair{"v", &a.v()}, std::pair{"v_max", &a.v_max()}}) {
-      auto v = h5::read<float>(o, name, dims);
-      if (adam && v.size() != buf->size())
+  assign(params, path, "/params", model.params());
+  assign(buffers, path, "/buffers", model.buffers());
+  if (optimizer.empty()) {
+    if (adam)
+      throw Error(path +
+                  ": the checkpoint has no optimizer state, so training cannot resume from it");
+    return;
+  }
+  if (adam) {
+    for (auto [name, buf] : {std::pair{"m", &adam->m()}, std::pair{"v", &adam->v()},
+                             std::pair{"v_max", &adam->v_max()}}) {
+      const auto& v = optimizer.at(name).values;
+      if (v.size() != buf->size())
         throw Error(path + ": /optimizer/" + name + " holds " + std::to_string(v.size()) +
                     " values, the model has " + std::to_string(buf->size()));
-      if (adam) std::copy(v.begin(), v.end(), buf->begin());
+      std::copy(v.begin(), v.end(), buf->begin());
     }
-    if (adam) a.set_steps(h5::read_int_attribute(o, "steps"));
-    if (h5::exists(o, "average")) {
-      auto avg = h5::read<float>(o, "average", dims);
-      if (avg.size() != static_cast<std::size_t>(model.params().total()))
-        throw Error(path + ": /optimizer/average holds " + std::to_string(avg.size()) +
-                    " values, the model has " + std::to_string(model.params().total()));
-      // Training resumes the average; evaluation takes it as the model's weights.
-      Buffer<float>& to = adam ? a.average() : model.params().values();
-      if (!adam || a.averaging()) std::copy(avg.begin(), avg.end(), to.begin());
-    } else if (adam && a.averaging()) {  // averaging from here on: it starts at the weights
-      std::copy(model.params().values().begin(), model.params().values().end(),
-                a.average().begin());
-    }
-  } else if (adam) {
-    throw Error(path +
-                ": the checkpoint has no optimizer state, so training cannot resume from it");
+    h5::Handle og = h5::open_group(root, "optimizer");
+    adam->set_steps(h5::read_int_attribute({og.get(), path, "/optimizer"}, "steps"));
+  }
+  const auto average = optimizer.find("average");
+  if (average != optimizer.end()) {
+    const auto& avg = average->second.values;
+    if (avg.size() != static_cast<std::size_t>(model.params().total()))
+      throw Error(path + ": /optimizer/average holds " + std::to_string(avg.size()) +
+                  " values, the model has " + std::to_string(model.params().total()));
+    // Training resumes the average; evaluation takes it as the model's weights.
+    if (!adam)
+      std::copy(avg.begin(), avg.end(), model.params().values().begin());
+    else if (adam->averaging())
+      std::copy(avg.begin(), avg.end(), adam->average().begin());
+  } else if (adam && adam->averaging()) {  // averaging from here on: it starts at the weights
+    std::copy(model.params().values().begin(), model.params().values().end(),
+              adam->average().begin());
   }
 }
 

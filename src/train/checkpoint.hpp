@@ -5,12 +5,17 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 
 #include "model/symgnn.hpp"
 #include "train/optimizer.hpp"
 
 namespace symgnn {
+
+namespace h5 {
+class Handle;
+}
 
 inline constexpr const char* kCheckpointFormatName = "symgnn-dist checkpoint";
 inline constexpr int kCheckpointFormatVersion = 1;
@@ -45,14 +50,38 @@ void save_checkpoint(const std::string& path, const SymGNN<float>& model, const 
 // so); false for anything else, without an error.
 bool is_checkpoint(const std::string& path);
 
-// Reads the setup and training state only (to build a model of the right shape).
-ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state = nullptr);
+// An open checkpoint. Opening checks the 512-byte header's hash of the whole file (before HDF5
+// reads anything, since damaged metadata can crash the library) and the format; `load` reads every
+// array once and checks their checksum before comparing any with the model, so that damage reads
+// as damage, not as "another model shape".
+class CheckpointFile {
+ public:
+  explicit CheckpointFile(const std::string& path);
+  ~CheckpointFile();
+  CheckpointFile(const CheckpointFile&) = delete;
+  CheckpointFile& operator=(const CheckpointFile&) = delete;
 
-// Loads weights and statistics into `model` (and the optimizer state into `adam` if given). A
-// checkpoint of a run that averaged its weights (--ema) holds the live weights in /params and
-// their average in /optimizer/average: training resumes from the first, and without `adam`
-// (prediction, explanation) the model takes the average.
-// Refuses, naming the file and the first mismatch, a checkpoint of another model shape.
-void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam);
+  // The setup and training state only (to build a model of the right shape).
+  ModelSetup setup(TrainState* state = nullptr) const;
+  // Loads weights and statistics into `model` (and the optimizer state into `adam` if given). A
+  // checkpoint of a run that averaged its weights (--ema) holds the live weights in /params and
+  // their average in /optimizer/average: training resumes from the first, and without `adam`
+  // (prediction, explanation) the model takes the average.
+  // Refuses, naming the file and the first mismatch, a checkpoint of another model shape.
+  void load(SymGNN<float>& model, Adam<float>* adam) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<h5::Handle> file_;
+};
+
+// One-call forms, for a caller that needs only the one.
+inline ModelSetup read_checkpoint_setup(const std::string& path, TrainState* state = nullptr) {
+  return CheckpointFile(path).setup(state);
+}
+inline void load_checkpoint(const std::string& path, SymGNN<float>& model, Adam<float>* adam) {
+  CheckpointFile(path).load(model, adam);
+}
 
 }  // namespace symgnn

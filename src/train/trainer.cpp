@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -250,10 +252,11 @@ std::string newest_complete_checkpoint(const std::string& out_dir) {
     if (!std::filesystem::exists(path)) continue;
     try {
       TrainState state;
-      const ModelSetup setup = read_checkpoint_setup(path, &state);
+      const CheckpointFile checkpoint(path);
+      const ModelSetup setup = checkpoint.setup(&state);
       SymGNN<float> model(setup.model);
       Adam<float> adam(model.backend(), model.params().total(), AdamConfig{});
-      load_checkpoint(path, model, &adam);  // reads every array and checks the checksum
+      checkpoint.load(model, &adam);  // reads every array and checks the checksum
       if (state.epoch > newest_epoch) {
         newest = path;
         newest_epoch = state.epoch;
@@ -299,6 +302,44 @@ void standardize_each(std::vector<StructureBlock>& structures, const std::string
   }
 }
 
+std::vector<std::string> restart_conflicts(const ModelSetup& options, const ModelSetup& saved,
+                                           const std::vector<std::string>& given) {
+  // Each option's value as text, as a user would write it.
+  const auto text = [](double v) {
+    std::string t;
+    append_double(t, v);
+    return t;
+  };
+  const auto values = [&](const ModelSetup& s) {
+    const ModelConfig& m = s.model;
+    std::vector<std::string> heads;
+    for (int h : m.heads) heads.push_back(std::to_string(h));
+    return std::map<std::string, std::string>{
+        {"dim", std::to_string(m.dim)},
+        {"heads", join(heads)},
+        {"decoder-layers", std::to_string(m.decoder_layers)},
+        {"dropout", text(m.dropout)},
+        {"species", join(m.species)},
+        {"symmetrization", symmetrization_name(m.symmetrization)},
+        {"transforms", std::to_string(m.transforms)},
+        {"cutoff", text(s.cutoff)},
+        {"label", s.label},
+        {"eval-transforms", std::to_string(s.eval_transforms)},
+        {"eval-seed", std::to_string(s.eval_seed)}};
+  };
+  const auto want = values(options), have = values(saved);
+  std::vector<std::string> conflicts;
+  for (const std::string& name : given) {
+    const auto w = want.find(name), h = have.find(name);
+    if (w == want.end() || h == have.end())
+      throw Error("restart_conflicts: '" + name + "' is not a model option");
+    if (w->second != h->second)
+      conflicts.push_back("--" + name + " " + w->second + " (the checkpoint has " + h->second +
+                          ")");
+  }
+  return conflicts;
+}
+
 TrainResult train(const TrainOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   const bool root = mpi::rank() == 0;  // prints and writes; every rank computes the same model
@@ -316,8 +357,18 @@ TrainResult train(const TrainOptions& o) {
   ModelSetup setup = o.setup;
   TrainState state;
   state.seed = o.seed;
+  std::optional<CheckpointFile> checkpoint;
   if (!restart.empty()) {
-    setup = read_checkpoint_setup(restart, &state);  // the checkpoint's model wins
+    setup = checkpoint.emplace(restart).setup(&state);  // the checkpoint's model wins
+    if (const auto conflicts = restart_conflicts(o.setup, setup, o.given_model_options);
+        !conflicts.empty()) {
+      std::string list;
+      for (const auto& c : conflicts) list += "\n  " + c;
+      throw UsageError("train: restarting from " + restart +
+                       ", whose model these options contradict:" + list +
+                       "\na restart continues the checkpoint's model: drop these options, or "
+                       "train a new model into another --out");
+    }
     std::printf("restarting from %s at epoch %lld\n", restart.c_str(),
                 static_cast<long long>(state.epoch));
   }
@@ -365,7 +416,7 @@ TrainResult train(const TrainOptions& o) {
   SymGNN<float> model(setup.model, backend);
   model.initialize(state.seed);
   Adam<float> adam(*backend, model.params().total(), o.adam, model.params().values().data());
-  if (!restart.empty()) load_checkpoint(restart, model, &adam);
+  if (checkpoint) checkpoint->load(model, &adam);
   adam.config().lr = o.adam.lr;
 
   const std::string curve_path = o.out_dir + "/curve.csv";

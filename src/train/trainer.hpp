@@ -38,6 +38,10 @@ struct TrainOptions {
   // "", a checkpoint path, or "auto": the newest of out_dir/last.h5 and out_dir/best.h5 that
   // reads back whole (none: a fresh start).
   std::string restart;
+  // The model options (as spelt on the command line: "dim", "heads", ...) the user set, on the
+  // command line or in a config file. A restart takes its model from the checkpoint and refuses
+  // any of these that differ from it, rather than ignore them (restart_conflicts).
+  std::vector<std::string> given_model_options;
   int checkpoint_every = 100;
   double time_limit_minutes = 0;  // 0: none
   // Under MPI (more than one rank): groups of ranks share the training structures, and each
@@ -51,6 +55,11 @@ struct TrainOptions {
   // Where the model computes: cpu, cuda (the GPU of this rank's local rank) or cuda:N.
   std::string device = "cpu";
 };
+
+// The given model options whose values differ from the checkpoint's `saved` setup, each as
+// "--name VALUE (the checkpoint has SAVED)"; empty when a restart may go on.
+std::vector<std::string> restart_conflicts(const ModelSetup& options, const ModelSetup& saved,
+                                           const std::vector<std::string>& given);
 
 struct TrainResult {
   std::int64_t epochs_run = 0;
