@@ -170,6 +170,8 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
 
   const std::vector<double> frac = wrapped_fractional(cell, pbc, positions);
 
+  // Keep the grid no larger than a few bins per atom (sparse or huge boxes).
+  const std::int64_t max_bins = std::max<std::int64_t>(64, 4 * static_cast<std::int64_t>(n));
   // Bins along each lattice direction, at least one cutoff wide (perpendicular) where possible.
   double lo[3], binw[3];
   std::int64_t nb[3], m[3];
@@ -185,10 +187,10 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
       lo[k] = mn;
       ext = std::max(mx - mn, 1e-9);
     }
-    nb[k] = std::max<std::int64_t>(1, static_cast<std::int64_t>(widths[k] * ext / rc));
+    // In double first: a huge box (1e34 Å, fuzzed) has more bins than an integer holds.
+    nb[k] = static_cast<std::int64_t>(
+        std::clamp(widths[k] * ext / rc, 1.0, static_cast<double>(max_bins)));
   }
-  // Keep the grid no larger than a few bins per atom (sparse or huge boxes).
-  const std::int64_t max_bins = std::max<std::int64_t>(64, 4 * static_cast<std::int64_t>(n));
   while (nb[0] * nb[1] * nb[2] > max_bins) {
     int k = static_cast<int>(std::max_element(nb, nb + 3) - nb);
     nb[k] = std::max<std::int64_t>(1, nb[k] / 2);
@@ -202,12 +204,13 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     }
     binw[k] = ext / static_cast<double>(nb[k]) * (1 + 1e-12);  // keeps the largest f inside
     const double perp = widths[k] * binw[k];
-    m[k] = static_cast<std::int64_t>(std::ceil(rc / perp));
-    if (!pbc[k]) m[k] = std::min(m[k], nb[k] - 1);
-    if (pbc[k] && m[k] / nb[k] + 1 > 127)
+    const double reach = std::ceil(rc / perp);  // bins; in double, as above
+    if (pbc[k] && std::floor(reach / static_cast<double>(nb[k])) + 1 > 127)
       throw Error("neighbour graph: the cell is too thin for a cutoff of " + std::to_string(rc) +
                   " Å (more than 127 periodic images along lattice vector " +
                   std::to_string(k + 1) + ")");
+    m[k] = pbc[k] ? static_cast<std::int64_t>(reach)
+                  : static_cast<std::int64_t>(std::min(reach, static_cast<double>(nb[k] - 1)));
   }
 
   // The stencil: bin offsets whose bins can hold a pair closer than the cutoff.
