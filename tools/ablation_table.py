@@ -6,13 +6,12 @@ ablation.png (mean and std as bars with error bars, the paper's values as marker
 
 usage: ablation_table.py RUN_DIR TABLE_DIR
 """
-import csv
 import os
 import re
 import statistics
 import sys
 
-from curves import read_curve, summarize
+from curves import pyplot, read_curve, summarize, write_csv
 
 # The paper's Table 3 (Pearson on its two test glasses, mean +- std over its runs).
 PAPER = {
@@ -50,11 +49,7 @@ def main():
     if not results:
         sys.exit(f"ablation_table: no finished runs in {runs}")
     results.sort(key=lambda r: (ORDER.index(r["variant"]), r["seed"]))
-    with open(os.path.join(out, "ablation.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(results[0]))
-        w.writeheader()
-        for r in results:
-            w.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()})
+    write_csv(os.path.join(out, "ablation.csv"), results)
 
     summary = []
     for v in ORDER:
@@ -67,23 +62,14 @@ def main():
             "std": statistics.stdev(scores) if len(scores) > 1 else float("nan"),
             "epochs": statistics.mean(r["epochs"] for r in results if r["variant"] == v),
             "paper_name": paper[0], "paper_mean": paper[1], "paper_std": paper[2]})
-    with open(os.path.join(out, "ablation_summary.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summary[0]))
-        w.writeheader()
-        for s in summary:
-            w.writerow({k: ("" if v is None else f"{v:.4f}" if isinstance(v, float) else v)
-                        for k, v in s.items()})
+    write_csv(os.path.join(out, "ablation_summary.csv"), summary)
     for s in summary:
         paper = f"{s['paper_mean']:.4f} ({s['paper_name']})" if s["paper_mean"] else "-"
         print(f"{LABEL[s['variant']]:26s} {s['mean']:.4f} +- {s['std']:.4f} ({s['runs']} runs, "
               f"{s['epochs']:.0f} epochs)  paper: {paper}")
 
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("ablation_table: matplotlib is missing, no ablation.png", file=sys.stderr)
+    plt = pyplot("ablation_table", "ablation.png")
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7.5, 4))
     x = range(len(summary))

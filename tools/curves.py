@@ -1,7 +1,8 @@
-"""Reading a training run's curve.csv (written by `symgnn-dist train`): shared by the grid
-tables (ablation_table.py, recipes_table.py)."""
+"""What the grid tables (ablation_table.py, recipes_table.py) share: reading a training run's
+curve.csv (written by `symgnn-dist train`), writing CSV tables, and matplotlib when it is there."""
 import csv
 import os
+import sys
 
 
 def read_curve(path):
@@ -26,3 +27,25 @@ def summarize(points):
     best = max(points, key=lambda p: p[2])
     return {"best_val_pearson": best[2], "best_epoch": best[0], "best_minute": best[1],
             "epochs": points[-1][0], "train_minutes": points[-1][1]}
+
+
+def write_csv(path, rows):
+    """Rows of dicts, floats to four decimals, None as an empty cell."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else f"{v:.4f}" if isinstance(v, float) else v)
+                        for k, v in r.items()})
+
+
+def pyplot(tool, figure):
+    """matplotlib.pyplot without a display, or None (saying which figure is left out)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"{tool}: matplotlib is missing, no {figure}", file=sys.stderr)
+        return None
+    return plt

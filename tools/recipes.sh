@@ -2,7 +2,7 @@
 # Training recipes compared on the unseen-glass score (issue 14): the validation Pearson on
 # train6 when training on train0-5 and on train3 when training on train0,1,2,4,5, each run's best
 # checkpoint, the two averaged, mean +- std over seeds. One wall-time budget per run; recipes are
-# options added to configs/symgnn-cuzr.ini. Resumable (tools/budgeted_run.sh); a train6 run that
+# options added to configs/symgnn-cuzr.ini (`base`: the config as it was before this comparison). Resumable (tools/budgeted_run.sh); a train6 run that
 # the ablation grid (tools/ablation.sh) already made with the same options is linked, not rerun.
 # Then tools/recipes_table.py writes the table and the curves.
 # usage: tools/recipes.sh [RUN_DIR [TABLE_DIR]]   (defaults: out/recipes, docs/recipes)
@@ -22,7 +22,7 @@ minutes=${RECIPE_MINUTES:-12}
 seeds=${RECIPE_SEEDS:-"1 2"}
 threads=${RECIPE_THREADS:-1}
 declare -A options=(
-  [base]=""
+  [base]="--transforms 2"  # today's recipe before the recipe comparison (k = 2)
   [k6]="--transforms 6"
   [length]="--symmetrization length"
   [k6-ema]="--transforms 6 --ema 0.99"

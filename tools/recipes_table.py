@@ -2,23 +2,22 @@
 """The recipe comparison from tools/recipes.sh's runs, on the unseen-glass score: per seed the
 mean of the best validation Pearson on train6 (trained on train0-5) and on train3 (trained on
 train0,1,2,4,5); per recipe its mean +- std over seeds, the change against `base` (today's
-recommended recipe) and the training minutes each run took to first reach a few scores. Writes
+recommended recipe before this comparison) and the training minutes each run took to first reach a few scores. Writes
 TABLE_DIR/recipes.csv (one row per run), recipes_summary.csv and recipes_curves.png (validation
 Pearson against training minutes, one panel per validation glass).
 
 usage: recipes_table.py RUN_DIR TABLE_DIR
 """
-import csv
 import os
 import re
 import statistics
 import sys
 
-from curves import read_curve, summarize
+from curves import pyplot, read_curve, summarize, write_csv
 
 ORDER = ["base", "k6", "length", "k6-ema", "k6-cosine", "k6-adamw"]
 LABEL = {
-    "base": "base: configs/symgnn-cuzr.ini (k = 2)",
+    "base": "base: k = 2 (the config before)",
     "k6": "k = 6",
     "length": "edge length",
     "k6-ema": "k = 6, EMA 0.99",
@@ -31,18 +30,6 @@ THRESHOLDS = [0.45, 0.50, 0.55, 0.60]
 
 def first_minute(points, score):
     return next((m for _, m, v in points if v >= score), None)
-
-
-def fmt(v):
-    return "" if v is None else f"{v:.4f}" if isinstance(v, float) else v
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: fmt(v) for k, v in r.items()})
 
 
 def mean_std(values):
@@ -107,12 +94,8 @@ def main():
         print(f"{LABEL[s['recipe']]:40s} train6 {cell('train6'):14s} train3 {cell('train3'):14s}"
               f" unseen {unseen}{change}")
 
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("recipes_table: matplotlib is missing, no recipes_curves.png", file=sys.stderr)
+    plt = pyplot("recipes_table", "recipes_curves.png")
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     colors = dict(zip(ORDER, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
