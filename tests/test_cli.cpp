@@ -268,6 +268,9 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
     largest = std::max(largest, spread[i]);
   }
   EXPECT_GT(largest, 0);
+  const Structure pab = read_structures(dir.file("pab/train6.pred.h5")).at(0);
+  for (const char* name : {"eb_pred", "eb_std"})  // the HDF5 output says its units
+    EXPECT_EQ(pab.require_property(name).units, "eV") << name;
   const Structure one = read_structures(dir.file("pa/train6.pred.extxyz")).at(0);
   EXPECT_EQ(one.find_property("eb_std"), nullptr);  // one member, one frame: no spreads
   EXPECT_EQ(one.find_property("eb_frame_std"), nullptr);

@@ -9,6 +9,7 @@
 
 #include "graph/neighbor.hpp"
 #include "io/formats.hpp"
+#include "io/h5.hpp"
 #include "io/structure.hpp"
 #include "util.hpp"
 
@@ -33,6 +34,7 @@ void expect_identical(const Structure& a, const Structure& b) {
     EXPECT_EQ(a.properties[p].components, b.properties[p].components);
     EXPECT_EQ(a.properties[p].integer, b.properties[p].integer);
     EXPECT_EQ(a.properties[p].values, b.properties[p].values);
+    EXPECT_EQ(a.properties[p].units, b.properties[p].units);
   }
 }
 
@@ -117,6 +119,8 @@ TEST(Structure, MissingLabelColumnNamesFileAndColumns) {
 TEST(HDF5, RoundTripsManyStructures) {
   test::TempDir dir;
   auto frames = read_structures(test::data_path("extxyz/good.extxyz"));
+  frames[0].properties.push_back(
+      {"eb_pred", 1, false, std::vector<double>(frames[0].size(), 1.5), "eV"});
   write_structures(dir.file("all.h5"), frames);
   auto back = read_structures(dir.file("all.h5"));
   ASSERT_EQ(back.size(), frames.size());
@@ -124,6 +128,18 @@ TEST(HDF5, RoundTripsManyStructures) {
     expect_identical(frames[f], back[f]);
     EXPECT_EQ(frames[f].source, back[f].source);
     EXPECT_EQ(frames[f].info.size(), back[f].info.size());
+  }
+  // Columns keep their units, and a column without any reads back without.
+  for (const auto& p : back[0].properties)
+    EXPECT_EQ(p.units, p.name == "eb_pred" ? "eV" : "") << p.name;
+  // Lengths say their units.
+  h5::Handle file = h5::open_file_readonly(dir.file("all.h5"));
+  for (const char* name : {"cell", "origin", "positions"}) {
+    const std::string path = std::string("/structures/000000/") + name;
+    h5::Handle set(H5Dopen2(file.get(), path.c_str(), H5P_DEFAULT), H5Dclose);
+    ASSERT_TRUE(set.valid()) << path;
+    EXPECT_EQ(h5::read_string_attribute({set.get(), dir.file("all.h5"), path}, "units"), "angstrom")
+        << path;
   }
 }
 
@@ -219,7 +235,7 @@ TEST(Formats, WritesAtomicallyAndLeavesNoTemporaryOnError) {
 
 TEST(Structure, ReplicateRepeatsCellsAtomsAndLabels) {
   auto s = read_structures(test::data_path("extxyz/good.extxyz")).at(1);  // triclinic, 2 atoms
-  s.properties.push_back({"eb", 1, false, {0.5, 1.5}});
+  s.properties.push_back({"eb", 1, false, {0.5, 1.5}, {}});
   Structure r = replicate(s, {2, 3, 1});
   ASSERT_EQ(r.size(), 12u);
   for (int c = 0; c < 3; ++c) {
@@ -257,7 +273,7 @@ TEST(Structure, BlocksCoverEveryAtomOnceInOrder) {
       }
     }
   auto s = read_structures(test::data_path("extxyz/good.extxyz")).at(1);  // 2 atoms
-  s.properties.push_back({"f", 3, false, {1, 2, 3, 4, 5, 6}});
+  s.properties.push_back({"f", 3, false, {1, 2, 3, 4, 5, 6}, {}});
   const StructureBlock b = block_of(s, 1, 2);
   EXPECT_EQ(b.first, 1);
   EXPECT_EQ(b.total, 2);

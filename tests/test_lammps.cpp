@@ -194,7 +194,7 @@ TEST(LammpsDump, LargeFileRoundTrip) {
   std::uniform_real_distribution<double> u(0, 100);
   const std::size_t n = 200000;
   s.species_names = {"Cu", "Zr"};
-  s.properties.push_back({"energy_barrier", 1, false, {}});
+  s.properties.push_back({"energy_barrier", 1, false, {}, {}});
   for (std::size_t i = 0; i < n; ++i) {
     for (int k = 0; k < 3; ++k) s.positions.push_back(u(rng));
     s.species.push_back(static_cast<std::int32_t>(i % 3 == 0));
@@ -219,8 +219,8 @@ Structure sample_orthogonal() {
   s.ids = {5, 2, 9};
   s.positions = {0.1,  1.0 / 3, 2.718281828459045, -0.30000000000000004, 11.9, 7e-17, 8.25,
                  1e-5, 12.5};
-  s.properties.push_back({"energy_barrier", 1, false, {1.7144150000000001, 2.0, -0.1}});
-  s.properties.push_back({"von", 1, false, {0.168449, 0.13848, 1.0 / 7}});
+  s.properties.push_back({"energy_barrier", 1, false, {1.7144150000000001, 2.0, -0.1}, {}});
+  s.properties.push_back({"von", 1, false, {0.168449, 0.13848, 1.0 / 7}, {}});
   s.info.emplace_back("Timestep", "42");
   return s;
 }
@@ -317,8 +317,8 @@ TEST(LammpsDump, WritesVectorAndIntegerPropertiesAsScalarColumns) {
   s.species = {0, 0};
   s.ids = {1, 2};
   s.positions = {0, 0, 0, 1, 1, 1};
-  s.properties.push_back({"force", 3, false, {0.5, -1, 2, 0, 0, 1e-3}});
-  s.properties.push_back({"tag", 1, true, {7, -3}});
+  s.properties.push_back({"force", 3, false, {0.5, -1, 2, 0, 0, 1e-3}, {}});
+  s.properties.push_back({"tag", 1, true, {7, -3}, {}});
   std::string text;
   format_lammps_dump({s}, text);
   EXPECT_THAT(text, HasSubstr("ITEM: ATOMS id type element x y z force_1 force_2 force_3 tag\n"
@@ -355,7 +355,7 @@ TEST(LammpsDump, RefusesCellsOutsideRestrictedTriclinicForm) {
   EXPECT_THAT(test::error_message([&] { format_lammps_dump({s}, text); }),
               HasSubstr("restricted triclinic form"));
   s.cell = Cell::orthogonal(7, 7, 7);
-  s.properties.push_back({"type", 1, false, {1, 2, 3}});
+  s.properties.push_back({"type", 1, false, {1, 2, 3}, {}});
   EXPECT_THAT(test::error_message([&] { format_lammps_dump({s}, text); }),
               HasSubstr("column name 'type' is already taken"));
 }

@@ -57,7 +57,7 @@ std::string with_coordination(const std::string& path, const test::TempDir& dir)
   opt.cutoff = 3.3;
   opt.self_edges = false;
   Graph g = build_graph(s.cell, s.pbc, s.positions, opt);
-  AtomProperty cn{"coordination", 1, false, {}};
+  AtomProperty cn{"coordination", 1, false, {}, {}};
   for (std::int64_t j = 0; j < g.num_atoms; ++j)
     cn.values.push_back(static_cast<double>(g.in_degree(j)));
   s.properties.push_back(cn);
@@ -144,7 +144,7 @@ TEST(Train, PerStructureStandardisationRemovesGlassLevels) {
   std::vector<StructureBlock> structures(labels.size());
   double n = 0, sum = 0, sq = 0;
   for (std::size_t s = 0; s < labels.size(); ++s) {
-    structures[s].part.properties.push_back({"eb", 1, false, labels[s]});
+    structures[s].part.properties.push_back({"eb", 1, false, labels[s], {}});
     structures[s].total = static_cast<std::int64_t>(labels[s].size());  // whole, on one rank
     for (double y : labels[s]) {
       n += 1;

@@ -62,7 +62,7 @@ Fixture small_structure(int atoms, double box, double cutoff, std::uint64_t seed
     f.s.ids.push_back(i + 1);
   }
   f.s.species_names = {"Cu", "Zr"};
-  AtomProperty eb{"energy_barrier", 1, false, {}};
+  AtomProperty eb{"energy_barrier", 1, false, {}, {}};
   for (int i = 0; i < atoms; ++i) eb.values.push_back(1.2 + 0.8 * u(rng));
   f.s.properties.push_back(eb);
   NeighborOptions opt;

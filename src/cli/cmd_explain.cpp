@@ -306,7 +306,7 @@ int run(const po::variables_map& vm) {
   out.properties.erase(std::remove_if(out.properties.begin(), out.properties.end(),
                                       [](const AtomProperty& a) { return a.name == "importance"; }),
                        out.properties.end());
-  out.properties.push_back({"importance", 1, false, importance});
+  out.properties.push_back({"importance", 1, false, importance, {}});
   write_structure_blocks(stem + ".explain.extxyz", loaded.blocks, Format::kExtXYZ, MPI_COMM_SELF);
   std::printf("wrote %s.explain.h5 (edge weights) and %s.explain.extxyz (importance)\n",
               stem.c_str(), stem.c_str());

@@ -89,7 +89,8 @@ void put_column(Structure& s, const std::string& name, std::vector<double> value
   s.properties.erase(std::remove_if(s.properties.begin(), s.properties.end(),
                                     [&](const AtomProperty& a) { return a.name == name; }),
                      s.properties.end());
-  s.properties.push_back({name, 1, false, std::move(values)});
+  // The model regresses barriers in the labels' units, eV for ARTn barriers.
+  s.properties.push_back({name, 1, false, std::move(values), "eV"});
 }
 
 // Pearson, MAE and RMSE of `p` against the labels of this rank's block of a structure.

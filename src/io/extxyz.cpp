@@ -110,7 +110,7 @@ std::vector<Column> parse_properties(const TextFile& f, const std::string& spec,
     } else if (type != 'S') {
       col.role = Column::kProperty;
       col.property = s.properties.size();
-      s.properties.push_back({name, col.count, type != 'R', {}});
+      s.properties.push_back({name, col.count, type != 'R', {}, {}});
     }
     cols.push_back(col);
   }
@@ -119,7 +119,7 @@ std::vector<Column> parse_properties(const TextFile& f, const std::string& spec,
       if (c.role == Column::kAtomicNumber) {  // species wins; keep Z as an ordinary column
         c.role = Column::kProperty;
         c.property = s.properties.size();
-        s.properties.push_back({c.name, 1, true, {}});
+        s.properties.push_back({c.name, 1, true, {}, {}});
       }
   bool has_pos = std::any_of(cols.begin(), cols.end(),
                              [](const Column& c) { return c.role == Column::kPosition; });

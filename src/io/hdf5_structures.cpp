@@ -57,6 +57,10 @@ void write_blocks(const std::string& path, const std::vector<BlockRef>& blocks, 
     std::uint8_t pbc[3] = {s.pbc[0], s.pbc[1], s.pbc[2]};
     h5::write(at, "pbc", {3}, pbc);
     h5::write_rows(at, "positions", {n, 3}, first, count, s.positions.data());
+    for (const char* length : {"cell", "origin", "positions"}) {  // for readers other than ours
+      h5::Handle set(H5Dopen2(g.get(), length, H5P_DEFAULT), H5Dclose);
+      h5::write_attribute(at.member(set.get(), length), "units", std::string("angstrom"));
+    }
     h5::write_rows(at, "species", {n}, first, count, s.species.data());
     h5::write_strings(at, "species_names", s.species_names);
     h5::write_rows(at, "ids", {n}, first, count, s.ids.data());
@@ -68,6 +72,8 @@ void write_blocks(const std::string& path, const std::vector<BlockRef>& blocks, 
       h5::write_rows(props_at, p.name, dims, first, count, p.values.data());
       h5::Handle set(H5Dopen2(props.get(), p.name.c_str(), H5P_DEFAULT), H5Dclose);
       h5::write_attribute(props_at.member(set.get(), p.name), "integer", std::int64_t{p.integer});
+      if (!p.units.empty())
+        h5::write_attribute(props_at.member(set.get(), p.name), "units", p.units);
     }
     h5::Handle info = h5::create_group(at, "info");
     for (const auto& [key, value] : s.info)
@@ -164,6 +170,8 @@ std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, 
         h5::Location set_at = props_at.member(set.get(), pname);
         p.integer =
             h5::has_attribute(set_at, "integer") && h5::read_int_attribute(set_at, "integer") != 0;
+        if (h5::has_attribute(set_at, "units"))
+          p.units = h5::read_string_attribute(set_at, "units");
         s.properties.push_back(std::move(p));
       }
     }

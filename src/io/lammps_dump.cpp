@@ -264,7 +264,7 @@ class DumpReader {
     for (std::size_t c = 0; c < cols.size(); ++c)
       if (cols[c].role == Column::kProperty) {
         cols[c].index = s.properties.size();
-        s.properties.push_back({std::string(names[c]), 1, false, std::vector<double>(n)});
+        s.properties.push_back({std::string(names[c]), 1, false, std::vector<double>(n), {}});
       }
 
     s.positions.resize(3 * n);

@@ -18,6 +18,7 @@ struct AtomProperty {
   int components = 1;
   bool integer = false;        // written back as an integer column
   std::vector<double> values;  // size() * components, atom-major
+  std::string units;           // "eV" for predicted barriers; empty where the source says none
 };
 
 struct Structure {

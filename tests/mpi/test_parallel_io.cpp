@@ -73,10 +73,10 @@ TEST(ParallelIo, BlocksReadAndWrittenByEveryRankEqualSerialFiles) {
     std::vector<double> column;
     for (std::size_t i = 0; i < blocks[f].part.size(); ++i)
       column.push_back(0.125 * static_cast<double>(blocks[f].first + static_cast<std::int64_t>(i)));
-    blocks[f].part.properties.push_back({"eb_pred", 1, false, column});
+    blocks[f].part.properties.push_back({"eb_pred", 1, false, column, {}});
     std::vector<double> all;
     for (std::size_t i = 0; i < whole[f].size(); ++i) all.push_back(0.125 * static_cast<double>(i));
-    whole[f].properties.push_back({"eb_pred", 1, false, all});
+    whole[f].properties.push_back({"eb_pred", 1, false, all, {}});
   }
   write_structure_blocks(dir + "/out.h5", blocks, Format::kHDF5, MPI_COMM_WORLD);
   write_structure_blocks(dir + "/out.extxyz", blocks, Format::kExtXYZ, MPI_COMM_WORLD);
