@@ -2,9 +2,11 @@
 // machine without a GPU (tests/test_backend.cpp, tests/mpi/).
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "backend/backend.hpp"
 
@@ -16,8 +18,20 @@ template <typename Base>
 class SeparateMemoryOf : public Base {
  public:
   bool host_memory() const override { return false; }
-  void* allocate(std::size_t bytes) override { return ::operator new(bytes); }
-  void deallocate(void* p) override { ::operator delete(p); }
+  void* allocate(std::size_t bytes) override {
+    void* p = ::operator new(bytes);
+    sizes[p] = bytes;
+    in_use += bytes;
+    peak = std::max(peak, in_use);
+    return p;
+  }
+  void deallocate(void* p) override {
+    if (const auto it = sizes.find(p); it != sizes.end()) {
+      in_use -= it->second;
+      sizes.erase(it);
+    }
+    ::operator delete(p);
+  }
   void copy_in(void* d, const void* h, std::size_t b) override {
     ++uploads;
     std::memcpy(d, h, b);
@@ -34,6 +48,8 @@ class SeparateMemoryOf : public Base {
   }
 
   int uploads = 0, downloads = 0, host_buffers = 0;
+  std::size_t in_use = 0, peak = 0;  // bytes of device memory allocated, now and at most
+  std::unordered_map<void*, std::size_t> sizes;
 };
 
 // A separate memory alone (the reducers' and halo exchanges' staged paths).

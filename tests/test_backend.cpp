@@ -614,6 +614,34 @@ TEST(DualArray, AResidentBatchIsUploadedOnce) {
   EXPECT_GE(fresh_uploads - resident_uploads, 10) << "the batch's arrays, uploaded again";
 }
 
+// The device memory a training step and an evaluation hold at their peak against the estimate
+// that refuses batches too large for the memory left (pass_bytes, core/memory.hpp).
+TEST(DualArray, APassHoldsTheMemoryItsEstimateSays) {
+  const GraphBatch batch = small_batch(1500, 25.0, 3);
+  const ModelConfig cfg;  // the published shape: dim 32, heads 8 4 2 1
+  const std::vector<std::array<double, 9>> transforms = {{1, 0, 0, 0, 1, 0, 0, 0, 1},
+                                                         {0, 1, 0, -1, 0, 0, 0, 0, -1}};
+  for (const bool training : {true, false}) {
+    const auto be = std::make_shared<SeparateMemoryBackend>();
+    SymGNN<float> model(cfg, be);
+    const std::size_t parameters = be->in_use;
+    {
+      BatchOnBackend resident;
+      resident.bind(*be, batch);
+      Tensor<float> p;
+      model.forward(resident, transforms, training ? Phase::kTrain : Phase::kEval, {5, 1}, p);
+      if (training) model.backward(batch, Tensor<float>(batch.num_nodes, 1));
+    }
+    const double peak = static_cast<double>(be->peak - parameters);
+    const double estimate = pass_bytes(cfg, batch.num_nodes, batch.num_edges, training);
+    std::printf("%s: %lld atoms, %lld edges: peak %.1f MiB, estimate %.1f MiB\n",
+                training ? "training" : "evaluation", static_cast<long long>(batch.num_nodes),
+                static_cast<long long>(batch.num_edges), peak / (1 << 20), estimate / (1 << 20));
+    EXPECT_GT(estimate, 0.8 * peak) << training;  // measured: 1.22 (training), 1.18
+    EXPECT_LT(estimate, 1.5 * peak) << training;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryBackend, BackendOps, ::testing::Values("cpu", "cpu-separate", "cuda"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

@@ -28,8 +28,9 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result run(const std::string& args) {
-  std::string cmd = std::string(SYMGNN_BINARY) + " " + args + " 2>&1";
+// `shell` runs first in the same shell (a ulimit, for example).
+Result run(const std::string& args, const std::string& shell = "") {
+  std::string cmd = shell + std::string(SYMGNN_BINARY) + " " + args + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   Result r{-1, ""};
   std::array<char, 4096> buf;
@@ -49,6 +50,21 @@ TEST(Cli, GraphPrintsTheEdgeCountOfTheSample) {
   EXPECT_THAT(r.output, HasSubstr("atoms       8,000 (Cu 5,120, Zr 2,880)"));
   Result no_self = run("graph --no-self-edges " + kSample);
   EXPECT_THAT(no_self.output, HasSubstr("edges       259,838 (self 0)"));
+}
+
+TEST(Cli, AnAbsurdCutoffIsRefusedBeforeAnyAllocation) {
+  // 8,000 atoms with a 1,000 Å cutoff would be about 2 x 10^12 edges: refused with the estimate
+  // and what limits memory, under a 4 GiB address-space limit (a crash in an OpenMP region once)
+  // and without one, instead of std::bad_alloc or the kernel's out-of-memory killer.
+  for (const std::string limit : {"ulimit -v 4194304; ", ""}) {
+    const Result r = run("graph --cutoff 1000 " + kSample, limit);
+    EXPECT_EQ(r.status, 1) << limit << r.output;
+    EXPECT_THAT(r.output, HasSubstr("the neighbour graph of 8000 atoms with a 1000")) << limit;
+    EXPECT_THAT(r.output, HasSubstr("TiB, more than the")) << limit;
+    if (!limit.empty()) {
+      EXPECT_THAT(r.output, HasSubstr("(limited by the address-space limit (ulimit -v))"));
+    }
+  }
 }
 
 TEST(Cli, ConfigFileSetsOptionsAndCommandLineOverrides) {

@@ -1,12 +1,15 @@
 // The cell-list neighbour graph against brute force, on random and real structures.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 #include <tuple>
 
+#include "core/memory.hpp"
 #include "graph/neighbor.hpp"
 #include "graph/spatial_order.hpp"
 #include "io/formats.hpp"
@@ -181,6 +184,44 @@ TEST(NeighborGraph, RefusesBadCutoffAndDegenerateCells) {
               build_graph(flat, {true, true, true}, r, {});
             }).find("degenerate"),
             std::string::npos);
+}
+
+TEST(NeighborGraph, RefusesAGraphLargerThanTheMemoryLeft) {
+  // 8,000 atoms of a non-periodic cluster 9.5 Å wide with a 50 Å cutoff: every pair is an edge,
+  // 6.4 x 10^7 edges or 1.4 GiB, found by the counting pass (no density estimate without
+  // periodic boundaries) and refused before the edge arrays are allocated.
+  std::vector<double> r;
+  for (int x = 0; x < 20; ++x)
+    for (int y = 0; y < 20; ++y)
+      for (int z = 0; z < 20; ++z) r.insert(r.end(), {0.5 * x, 0.5 * y, 0.5 * z});
+  NeighborOptions opt;
+  opt.cutoff = 50;
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &saved), 0);
+  const MemoryHeadroom before = memory_headroom();
+  ASSERT_GT(before.bytes, 0);
+  // 256 MiB more address space than in use now.
+  const double in_use = [] {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    double kib = 0;
+    while (status >> key)
+      if (key == "VmSize:" && status >> kib) break;
+    return kib * 1024;
+  }();
+  ASSERT_GT(in_use, 0);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(in_use) + (rlim_t{256} << 20);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  const MemoryHeadroom limited = memory_headroom();
+  const std::string msg = test::error_message([&] {
+    build_graph(Cell::orthogonal(0, 0, 0), {false, false, false}, r, opt);
+  });
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &saved), 0);
+  EXPECT_LE(limited.bytes, 257.0 * (1 << 20));
+  EXPECT_EQ(limited.limited_by, "the address-space limit (ulimit -v)");
+  EXPECT_NE(msg.find("(64000000 edges) needs about 1.37 GiB"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("limited by the address-space limit"), std::string::npos) << msg;
 }
 
 // The shared dataset's README gives brute-force edge counts; the graph must reproduce them.

@@ -1,6 +1,7 @@
 // symgnn-dist: energy barriers of metallic glasses with the Symmetrized Graph Neural Network.
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,13 @@ int run_command(int argc, char** argv) {
   } catch (const symgnn::UsageError& e) {
     std::cerr << who << ": error: " << e.what() << "\n";
     code = 2;
+  } catch (const std::bad_alloc&) {
+    // What the estimates before large allocations (core/memory.hpp) did not foresee.
+    std::cerr << who << ": error: out of memory ("
+              << symgnn::format_bytes(symgnn::memory_headroom().bytes)
+              << " left to this process); the input or options need more than this machine or "
+                 "job has\n";
+    code = 1;
   } catch (const std::exception& e) {
     std::cerr << who << ": error: " << e.what() << "\n";
     code = 1;

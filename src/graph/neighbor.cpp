@@ -3,14 +3,18 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <string>
 
 #include "core/error.hpp"
+#include "core/memory.hpp"
+#include "core/text.hpp"
 
 namespace symgnn {
 
@@ -82,6 +86,10 @@ double min_norm2_over_box(const double* G, const double* lo, const double* hi) {
   return best;
 }
 
+// Bytes of one edge in a Graph (src, dst: int32; image: 3 x int8; vec: 3 x float) and of one
+// gathered candidate source (x, y, z, d2: double; atom: int32; image: 3 x int8).
+constexpr double kEdgeBytes = 23, kCandidateBytes = 39;
+
 struct Stencil {
   std::int32_t d[3];
 };
@@ -101,6 +109,31 @@ struct Candidates {
     image.resize(n);
   }
 };
+
+// Runs body(bin, candidates) for every bin over OpenMP threads, each with its own candidates. An
+// exception (std::bad_alloc among them) cannot leave a parallel region: the first is kept, the
+// remaining bins are skipped, and it is thrown after the region.
+template <typename Body>
+void for_each_bin(std::int64_t nbins, Body body) {
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+#pragma omp parallel
+  {
+    Candidates cand;
+#pragma omp for schedule(dynamic, 16)
+    for (std::int64_t b = 0; b < nbins; ++b) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      try {
+        body(b, cand);
+      } catch (...) {
+#pragma omp critical(symgnn_neighbor_failure)
+        if (!failure) failure = std::current_exception();
+        failed = true;
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
 
 }  // namespace
 
@@ -311,54 +344,63 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     }
   };
 
+  // Memory before work: every thread gathers up to a stencil of the fullest bins' atoms, and a
+  // periodic cell holds about n (n / V) 4/3 pi rc^3 edges (every image counted). An absurd cutoff
+  // or box is refused here, before the counting pass, which could take hours.
+  std::int64_t fullest = 0;
+  for (std::int64_t b = 0; b < nbins; ++b)
+    fullest = std::max(fullest, bin_start[b + 1] - bin_start[b]);
+  const double gather_bytes = kCandidateBytes * static_cast<double>(stencil.size()) *
+                              static_cast<double>(fullest) * omp_get_max_threads();
+  const double atoms = static_cast<double>(n), sphere = 4.0 / 3.0 * M_PI * rc * rc * rc;
+  const double periodic_edges =
+      pbc[0] && pbc[1] && pbc[2] ? atoms * atoms / std::abs(cell.determinant()) * sphere : 0;
+  std::string what = "the neighbour graph of " + std::to_string(n) + " atoms with a ";
+  append_double(what, rc);
+  what += " Å cutoff";
+  const std::string hint = "a glass needs a cutoff of a few Å (5 Å: about 33 edges per atom)";
+  require_memory(what, gather_bytes + kEdgeBytes * periodic_edges, hint);
+
   // Pass 1 counts each atom's incoming edges, pass 2 writes them into their CSR slots.
-#pragma omp parallel
-  {
-    Candidates cand;
-#pragma omp for schedule(dynamic, 16)
-    for (std::int64_t b = 0; b < nbins; ++b) {
-      if (bin_start[b] == bin_start[b + 1]) continue;
-      gather(b, cand);
-      for (std::int64_t slot = bin_start[b]; slot < bin_start[b + 1]; ++slot) {
-        distances(cand, &wrapped[3 * slot]);
-        std::int64_t count = 0;
-        for (double d2 : cand.d2) count += d2 < rc2;
-        g.offsets[static_cast<std::size_t>(bin_atoms[slot]) + 1] = count - (self ? 0 : 1);
-      }
+  for_each_bin(nbins, [&](std::int64_t b, Candidates& cand) {
+    if (bin_start[b] == bin_start[b + 1]) return;
+    gather(b, cand);
+    for (std::int64_t slot = bin_start[b]; slot < bin_start[b + 1]; ++slot) {
+      distances(cand, &wrapped[3 * slot]);
+      std::int64_t count = 0;
+      for (double d2 : cand.d2) count += d2 < rc2;
+      g.offsets[static_cast<std::size_t>(bin_atoms[slot]) + 1] = count - (self ? 0 : 1);
     }
-  }
+  });
   for (std::size_t i = 0; i < n; ++i) g.offsets[i + 1] += g.offsets[i];
   const auto edges = static_cast<std::size_t>(g.offsets[n]);
+  require_memory(what + " (" + std::to_string(edges) + " edges)",
+                 gather_bytes + kEdgeBytes * static_cast<double>(edges), hint);
   g.src.resize(edges);
   g.dst.resize(edges);
   g.image.resize(edges);
   g.vec.resize(3 * edges);
-#pragma omp parallel
-  {
-    Candidates cand;
-#pragma omp for schedule(dynamic, 16)
-    for (std::int64_t b = 0; b < nbins; ++b) {
-      if (bin_start[b] == bin_start[b + 1]) continue;
-      gather(b, cand);
-      for (std::int64_t slot = bin_start[b]; slot < bin_start[b + 1]; ++slot) {
-        const double* r = &wrapped[3 * slot];
-        const std::int32_t j = bin_atoms[slot];
-        distances(cand, r);
-        auto e = static_cast<std::size_t>(g.offsets[static_cast<std::size_t>(j)]);
-        for (std::size_t c = 0; c < cand.d2.size(); ++c) {
-          if (!(cand.d2[c] < rc2)) continue;
-          if (!self && cand.atom[c] == j && cand.image[c] == Image{}) continue;
-          g.src[e] = cand.atom[c];
-          g.dst[e] = j;
-          g.image[e] = cand.image[c];
-          g.vec[3 * e] = static_cast<float>(r[0] - cand.x[c]);
-          g.vec[3 * e + 1] = static_cast<float>(r[1] - cand.y[c]);
-          g.vec[3 * e + 2] = static_cast<float>(r[2] - cand.z[c]);
-          ++e;
-        }
+  for_each_bin(nbins, [&](std::int64_t b, Candidates& cand) {
+    if (bin_start[b] == bin_start[b + 1]) return;
+    gather(b, cand);
+    for (std::int64_t slot = bin_start[b]; slot < bin_start[b + 1]; ++slot) {
+      const double* r = &wrapped[3 * slot];
+      const std::int32_t j = bin_atoms[slot];
+      distances(cand, r);
+      auto e = static_cast<std::size_t>(g.offsets[static_cast<std::size_t>(j)]);
+      for (std::size_t c = 0; c < cand.d2.size(); ++c) {
+        if (!(cand.d2[c] < rc2)) continue;
+        if (!self && cand.atom[c] == j && cand.image[c] == Image{}) continue;
+        g.src[e] = cand.atom[c];
+        g.dst[e] = j;
+        g.image[e] = cand.image[c];
+        g.vec[3 * e] = static_cast<float>(r[0] - cand.x[c]);
+        g.vec[3 * e + 1] = static_cast<float>(r[1] - cand.y[c]);
+        g.vec[3 * e + 2] = static_cast<float>(r[2] - cand.z[c]);
+        ++e;
       }
     }
-  }
+  });
   // Two atoms on (almost) one spot: the model would predict from a zero edge vector without a
   // word (-10 eV in the case that found this).
   const auto min2 = static_cast<float>(options.min_distance * options.min_distance);

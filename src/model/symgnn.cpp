@@ -9,6 +9,31 @@
 
 namespace symgnn {
 
+double pass_bytes(const ModelConfig& config, std::int64_t nodes, std::int64_t edges,
+                  bool training) {
+  const double d = config.dim, layers = static_cast<double>(config.heads.size());
+  double heads = 0, widest = 0;
+  for (int h : config.heads) {
+    heads += h;
+    widest = std::max(widest, static_cast<double>(h));
+  }
+  // Per edge: src, dst, vector, key, image and the by-source list on the backend (38 bytes);
+  // in training the summed encoder output and every layer's input (d each), softmax weights
+  // (heads), one layer's u (widest x d), one transform's encoder work (4 d + 3) and a dropout
+  // byte per feature; in evaluation two E x d arrays and one layer's softmax weights.
+  const double per_edge =
+      38 + (training ? 4 * (d + layers * d + heads + widest * d + 4 * d + 3) + layers * d
+                     : 4 * (2 * d + widest));
+  // Per node: the encoder's four N x d arrays, every layer's input and (in training) its
+  // attention output, messages and normalised output (heads x d each), the decoder's layers.
+  const double per_node =
+      training ? 4 * (4 * d + layers * d + 3 * heads * d + 3 * config.decoder_layers * d)
+               : 4 * (4 * d + 3 * widest * d + 3 * d);
+  // Evaluation forms u in chunks of about 8,192 edges (backend/cpu/cpu_egat.cpp).
+  const double u_chunk = training ? 0 : 4 * widest * d * std::min(edges, std::int64_t{8192});
+  return per_edge * static_cast<double>(edges) + per_node * static_cast<double>(nodes) + u_chunk;
+}
+
 int ModelConfig::train_transforms() const {
   switch (symmetrization) {
     case Symmetrization::kFixed:

@@ -37,6 +37,12 @@ struct ModelConfig {
   void validate() const;         // throws UsageError on an inconsistent configuration
 };
 
+// Bytes a pass over a batch of `nodes` and `edges` holds at its peak in backend memory (float32:
+// the arrays forward keeps for backward, the edge encoder's work for one transform, EGAT's u of
+// one layer, the batch's graph arrays): for refusing a batch that cannot fit before it starts
+// (core/memory.hpp). Evaluation runs its edge work in chunks and keeps nothing.
+double pass_bytes(const ModelConfig& config, std::int64_t nodes, std::int64_t edges, bool training);
+
 // kTrain: batch statistics, running statistics updated, dropout, kept for backward. kEval:
 // running statistics, no dropout, nothing kept. kEvalGrad: evaluation that keeps what backward
 // needs, for gradients of the evaluated model. kExplain: evaluation whose backward gives the

@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/memory.hpp"
 #include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "graph/neighbor.hpp"
@@ -116,6 +117,18 @@ double learning_rate(const std::string& schedule, double lr, double lr_min, std:
   return lr_min + 0.5 * (lr - lr_min) * (1 + std::cos(3.14159265358979323846 * x));
 }
 
+void require_pass_memory(const LoadedBatch& loaded, const ModelSetup& setup, bool training) {
+  const GraphBatch& b = loaded.batch;
+  std::string what = std::string(training ? "a training step" : "an evaluation") + " over " +
+                     std::to_string(b.num_nodes) + " atoms and " + std::to_string(b.num_edges) +
+                     " edges";
+  if (mpi::size() > 1) what += " on rank " + std::to_string(mpi::rank());
+  require_memory(what, pass_bytes(setup.model, b.num_nodes, b.num_edges, training),
+                 training ? "train on fewer structures per step (--batch-graphs) or over more "
+                            "ranks (mpirun -np P; docs/parallel.md)"
+                          : "predict over more ranks (mpirun -np P; docs/parallel.md)");
+}
+
 LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup, bool labelled,
                      const Layout& layout) {
   LoadedBatch out;
@@ -133,6 +146,7 @@ LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup
     out.comm = std::make_unique<Comm>(MPI_COMM_WORLD, part.batch.num_owned, part.ghost_rank,
                                       part.ghost_index);
     out.batch = std::move(part.batch);
+    require_pass_memory(out, setup, false);
     return out;
   }
   std::vector<const Structure*> sp;
@@ -144,6 +158,7 @@ LoadedBatch batch_of(std::vector<StructureBlock> blocks, const ModelSetup& setup
   std::vector<const Graph*> gp;
   for (const auto& g : graphs) gp.push_back(&g);
   out.batch = make_batch(sp, gp, setup.model.species, label);
+  require_pass_memory(out, setup, false);
   return out;
 }
 
@@ -390,6 +405,7 @@ TrainResult train(const TrainOptions& o) {
         setup, true, layout));
   }
   train_structures.clear();
+  for (const auto& b : train_batches) require_pass_memory(b, setup, true);
   std::int64_t train_atoms = 0;
   double edges_and_labels[3] = {0, 0, 0};  // edges, sum of labels, sum of squares
   for (const auto& b : train_batches) {

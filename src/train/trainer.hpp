@@ -85,6 +85,9 @@ struct LoadedBatch {
   std::int64_t atoms = 0;  // in the whole batch
   const Exchange& exchange() const { return comm ? *comm : Exchange::whole(); }
 };
+// Refuses (core/memory.hpp) a batch whose pass (training: forward and backward; otherwise
+// evaluation) would not fit in the memory this rank has left, naming the batch's atoms and edges.
+void require_pass_memory(const LoadedBatch& loaded, const ModelSetup& setup, bool training);
 // Every rank reads its block of the files' structures (in parallel for HDF5) and takes its part.
 LoadedBatch load_batch(const std::vector<std::string>& files, const ReadOptions& read,
                        const ModelSetup& setup, bool labelled, const Layout& layout = {});
