@@ -67,6 +67,31 @@ TEST(Cli, AnAbsurdCutoffIsRefusedBeforeAnyAllocation) {
   }
 }
 
+TEST(Cli, LongFileNamesAndOutputPathsArePredicted) {
+  // Open MPI's shared-file-pointer components once aborted MPI_File_open on names of about 200
+  // characters ("buffer overflow detected"), leaving no .pred.extxyz.
+  test::TempDir dir;
+  const std::string glass = dir.write("glass.extxyz", R"(3
+Lattice="10 0 0 0 11 0 0 0 12" Properties=species:S:1:pos:R:3:energy_barrier:R:1 pbc="T T T"
+Cu 1.5 2 3 1.25
+Zr 4 5 6 2.5
+Cu 7 8 9 0.75
+)");
+  const Result trained =
+      run("train --train " + glass + " --val " + glass +
+          " --dim 2 --heads 1 --decoder-layers 1 --epochs 1 --out " + dir.file("model"));
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string stem(225, 'g');
+  std::filesystem::copy_file(glass, dir.file(stem + ".extxyz"));
+  std::string out = dir.file("");
+  while (out.size() < 3800) out += "/" + std::string(200, 'd');
+  const Result r = run("predict " + dir.file("model/best.h5") + " " + dir.file(stem + ".extxyz") +
+                       " --out " + out);
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* ext : {".pred.h5", ".pred.extxyz"})
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + stem + ext)) << ext;
+}
+
 TEST(Cli, ConfigFileSetsOptionsAndCommandLineOverrides) {
   test::TempDir dir;
   std::string cfg = dir.write("c.ini", "# test\n[graph]\ncutoff = 3.0\nno_self_edges = true\n");

@@ -23,7 +23,7 @@ int to_int(std::int64_t v, const char* what) {
 
 Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost_rank,
            const std::vector<std::int64_t>& ghost_index)
-    : world_(world), num_owned_(num_owned), sums_(make_host_reducer(world)) {
+    : num_owned_(num_owned), sums_(make_host_reducer(world)) {
   int size = 1, me = 0;
   MPI_Comm_size(world, &size);
   MPI_Comm_rank(world, &me);

@@ -81,7 +81,6 @@ class Comm final : public Exchange {
   template <typename T>
   void reverse(Backend<T>& be, T* rows, std::int64_t cols) const;
 
-  MPI_Comm world_;
   MPI_Comm graph_ = MPI_COMM_NULL;  // the ranks we share ghosts with
   std::int64_t num_owned_;
   std::vector<int> peers_;

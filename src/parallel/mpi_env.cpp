@@ -14,6 +14,11 @@ void init(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (initialized) return;
+  // Open MPI's MPI-IO (OMPIO) picks a shared-file-pointer component at every MPI_File_open; its
+  // sm and lockedfile components format the file's name into fixed buffers and abort ("buffer
+  // overflow detected") on names of about 200 characters. Nothing here uses shared file
+  // pointers, so the component that does nothing at open serves, unless the user chose one.
+  setenv("OMPI_MCA_sharedfp", "individual", 0);
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   // Errors come back as codes (check() turns them into exceptions, main() aborts the job).
