@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -43,6 +44,15 @@ Result run(const std::string& args, const std::string& shell = "") {
 
 const std::string kSample = std::string(SYMGNN_REPO_DIR) + "/data/cuzr/train0.extxyz";
 
+// Three labelled atoms: a model trains and predicts on them in a fraction of a second.
+const char* const kTinyGlass = R"(3
+Lattice="10 0 0 0 11 0 0 0 12" Properties=species:S:1:pos:R:3:energy_barrier:R:1 pbc="T T T"
+Cu 1.5 2 3 1.25
+Zr 4 5 6 2.5
+Cu 7 8 9 0.75
+)";
+const std::string kTinyModel = " --dim 2 --heads 1 --decoder-layers 1 ";
+
 TEST(Cli, GraphPrintsTheEdgeCountOfTheSample) {
   Result r = run("graph " + kSample);
   EXPECT_EQ(r.status, 0) << r.output;
@@ -71,15 +81,9 @@ TEST(Cli, LongFileNamesAndOutputPathsArePredicted) {
   // Open MPI's shared-file-pointer components once aborted MPI_File_open on names of about 200
   // characters ("buffer overflow detected"), leaving no .pred.extxyz.
   test::TempDir dir;
-  const std::string glass = dir.write("glass.extxyz", R"(3
-Lattice="10 0 0 0 11 0 0 0 12" Properties=species:S:1:pos:R:3:energy_barrier:R:1 pbc="T T T"
-Cu 1.5 2 3 1.25
-Zr 4 5 6 2.5
-Cu 7 8 9 0.75
-)");
-  const Result trained =
-      run("train --train " + glass + " --val " + glass +
-          " --dim 2 --heads 1 --decoder-layers 1 --epochs 1 --out " + dir.file("model"));
+  const std::string glass = dir.write("glass.extxyz", kTinyGlass);
+  const Result trained = run("train --train " + glass + " --val " + glass + kTinyModel +
+                             "--epochs 1 --out " + dir.file("model"));
   ASSERT_EQ(trained.status, 0) << trained.output;
   const std::string stem(225, 'g');
   std::filesystem::copy_file(glass, dir.file(stem + ".extxyz"));
@@ -357,6 +361,72 @@ TEST(Cli, ACommitteePredictsItsMeanAndSpread) {
   const Result no_structure = run("predict " + a + " " + b);
   EXPECT_EQ(no_structure.status, 2);
   EXPECT_THAT(no_structure.output, HasSubstr("usage: symgnn-dist predict MODEL.h5 [MODEL.h5...]"));
+}
+
+bool is_png(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  return in && std::memcmp(magic, "\x89PNG\r\n\x1a\n", sizeof magic) == 0;
+}
+
+// train draws OUT/curve.png and predict OUT/STEM.parity.png for labelled inputs (tools/plots.py
+// with the configured Python); --plots off and SYMGNN_PLOTS=off draw nothing.
+TEST(Cli, TrainAndPredictDrawTheirPlots) {
+  if (std::system(SYMGNN_PLOTS_PYTHON " -c 'import matplotlib, h5py' 2>/dev/null") != 0)
+    GTEST_SKIP() << SYMGNN_PLOTS_PYTHON " cannot import matplotlib and h5py: no plot to check";
+  test::TempDir dir;
+  const std::string glass = dir.write("glass.extxyz", kTinyGlass);
+  const std::string train = "train --train " + glass + " --val " + glass + kTinyModel +
+                            "--epochs 2 --eval-every 1 --out ";
+  const Result trained = run(train + dir.file("run"));
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  EXPECT_THAT(trained.output, Not(HasSubstr("skipped")));
+  EXPECT_TRUE(is_png(dir.file("run/curve.png")));
+  const Result predicted =
+      run("predict " + dir.file("run/best.h5") + " " + glass + " --out " + dir.file("pred"));
+  ASSERT_EQ(predicted.status, 0) << predicted.output;
+  EXPECT_THAT(predicted.output, Not(HasSubstr("skipped")));
+  EXPECT_TRUE(is_png(dir.file("pred/glass.parity.png")));
+
+  for (const auto& [shell, option] : {std::pair{"", "--plots off"}, {"SYMGNN_PLOTS=off ", ""}}) {
+    const Result r = run(train + dir.file("off") + " " + option, shell);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, Not(HasSubstr("skipped"))) << shell << option;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("off/curve.png"))) << shell << option;
+  }
+  const Result bad = run(train + dir.file("bad") + " --plots maybe");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--plots maybe: expected on or off"));
+}
+
+// Without the script, without Python, or with a script that fails, a run succeeds all the same
+// and says once which plot it skipped and why.
+TEST(Cli, ARunWithoutItsPlotsSaysItSkippedThem) {
+  test::TempDir dir;
+  const std::string glass = dir.write("glass.extxyz", kTinyGlass);
+  const std::string failing = dir.write("failing.sh", "echo 'broken on purpose' >&2\nexit 1\n");
+  int n = 0;
+  for (const auto& [shell, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"SYMGNN_PLOTS=/nonexistent/plots.py ", "/nonexistent/plots.py: no such file"},
+           {"SYMGNN_PLOTS_PYTHON=/nonexistent/python3 ",
+            "cannot run /nonexistent/python3: No such file or directory"},
+           {"SYMGNN_PLOTS=" + failing + " SYMGNN_PLOTS_PYTHON=/bin/sh ", "broken on purpose"}}) {
+    const std::string out = dir.file("run" + std::to_string(++n));
+    const Result trained = run("train --train " + glass + " --val " + glass + kTinyModel +
+                                   "--epochs 2 --eval-every 1 --out " + out,
+                               shell);
+    EXPECT_EQ(trained.status, 0) << trained.output;
+    const std::string said = "train: skipped the learning-curve plot (" + reason + ")\n";
+    EXPECT_THAT(trained.output, HasSubstr(said)) << shell;
+    EXPECT_EQ(trained.output.find("skipped"), trained.output.rfind("skipped")) << trained.output;
+    EXPECT_FALSE(std::filesystem::exists(out + "/curve.png"));
+    const Result predicted =
+        run("predict " + out + "/best.h5 " + glass + " --out " + out + "/pred", shell);
+    EXPECT_EQ(predicted.status, 0) << predicted.output;
+    EXPECT_THAT(predicted.output, HasSubstr("predict: skipped the parity plot (" + reason + ")"));
+    EXPECT_TRUE(std::filesystem::exists(out + "/pred/glass.pred.h5"));
+  }
 }
 
 // Values that make no sense are refused before any work, naming the option and what it takes.

@@ -5,20 +5,27 @@ import os
 import sys
 
 
-def read_curve(path):
-    """The run's evaluations as (epoch, minute, validation Pearson); the minute is cumulative
-    training time, from each window's per-epoch mean."""
+def read_rows(path):
+    """The run's evaluations as dicts of curve.csv's columns (floats; epoch an int) plus `minute`,
+    the cumulative training time from each window's per-epoch mean."""
     with open(os.path.join(path, "curve.csv")) as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{path}/curve.csv has no evaluations")
-    points, minutes, last_epoch = [], 0.0, 0
+    out, minutes, last_epoch = [], 0.0, 0
     for r in rows:
-        epoch = int(r["epoch"])
-        minutes += float(r["seconds"]) * (epoch - last_epoch) / 60
+        row = {k: float(v) for k, v in r.items()}
+        row["epoch"] = epoch = int(r["epoch"])
+        minutes += row["seconds"] * (epoch - last_epoch) / 60
         last_epoch = epoch
-        points.append((epoch, minutes, float(r["val_pearson"])))
-    return points
+        row["minute"] = minutes
+        out.append(row)
+    return out
+
+
+def read_curve(path):
+    """The run's evaluations as (epoch, minute, validation Pearson)."""
+    return [(r["epoch"], r["minute"], r["val_pearson"]) for r in read_rows(path)]
 
 
 def summarize(points):

@@ -11,7 +11,8 @@ build=${1:-$here/build}
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
           hdf5-tools libboost-program-options-dev libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev
           googletest libbenchmark-dev python3-torch python3-numpy python3-h5py python3-matplotlib
-          slurm-wlm munge libgudhi-dev libcgal-dev python3-venv)
+          slurm-wlm munge libgudhi-dev libcgal-dev python3-venv python3-dev pybind11-dev
+          python3-pybind11 python3-ase)
 read -r -a extra <<< "${SYMGNN_PACKAGES:-}"
 packages+=("${extra[@]}")
 missing=()

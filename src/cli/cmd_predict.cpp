@@ -15,45 +15,16 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/plot.hpp"
 #include "core/error.hpp"
-#include "core/text.hpp"
-#include "model/transforms.hpp"
 #include "parallel/mpi_env.hpp"
 #include "train/checkpoint.hpp"
+#include "train/predictor.hpp"
 #include "train/trainer.hpp"
 
 namespace symgnn::cli {
 
 namespace {
-
-// Evaluation transforms with Haar frames by default: the mean frame-to-frame difference of a
-// prediction is then about 0.04 of the predictions' spread (docs/training.md), at about 6 times
-// the cost of 16 transforms.
-constexpr int kHaarTransforms = 256;
-
-// A committee member: one checkpoint's model.
-struct Member {
-  std::string path;
-  ModelSetup setup;
-  std::unique_ptr<SymGNN<float>> model;
-};
-
-// Members share one graph per structure and are scored on one label: what builds the graph and
-// names the label must agree with the first member's.
-void check_compatible(const Member& first, const Member& m) {
-  const auto refuse = [&](const std::string& what, const std::string& a, const std::string& b) {
-    throw UsageError("predict: " + m.path + " cannot join the committee of " + first.path +
-                     ": its " + what + " is " + b + ", not " + a);
-  };
-  if (m.setup.cutoff != first.setup.cutoff)
-    refuse("cutoff", std::to_string(first.setup.cutoff), std::to_string(m.setup.cutoff));
-  if (m.setup.model.species != first.setup.model.species)
-    refuse("species list", join(first.setup.model.species), join(m.setup.model.species));
-  if (m.setup.self_edges != first.setup.self_edges)
-    refuse("self-edge setting", first.setup.self_edges ? "on" : "off",
-           m.setup.self_edges ? "on" : "off");
-  if (m.setup.label != first.setup.label) refuse("label", first.setup.label, m.setup.label);
-}
 
 // A column name every output format and its readers (ours, ASE, OVITO) take as one name: a
 // letter or underscore, then letters, digits and underscores; not a column the formats write
@@ -117,10 +88,11 @@ int run(const po::variables_map& vm) {
   const auto inputs =
       vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
-  const int frames = vm["frames"].as<int>();
-  const std::string eval_frames = vm["eval-frames"].as<std::string>();
-  if (eval_frames != "auto" && eval_frames != "learned" && eval_frames != "haar")
-    throw UsageError("--eval-frames must be auto, learned or haar, not '" + eval_frames + "'");
+  PredictOptions options;
+  options.eval_frames = parse_eval_frames(vm["eval-frames"].as<std::string>());
+  options.eval_transforms = vm["eval-transforms"].as<int>();
+  options.frames = vm["frames"].as<int>();
+  options.grid = vm["grid"].as<std::string>();
   // The device first: a wrong one is refused before any file is read.
   std::shared_ptr<Backend<float>> backend =
       make_backend<float>(vm["device"].as<std::string>(), mpi::local_rank());
@@ -141,93 +113,37 @@ int run(const po::variables_map& vm) {
   // eb_pred -> eb_std, eb_frame_std; another name -> NAME_std, NAME_frame_std.
   const std::string stem =
       column.size() > 5 && column.ends_with("_pred") ? column.substr(0, column.size() - 5) : column;
-  std::vector<Member> committee;
-  for (std::size_t m = 0; m < models; ++m) {
-    const CheckpointFile checkpoint(inputs[m]);
-    Member member{inputs[m], checkpoint.setup(), nullptr};
-    // auto: Haar frames for the modes that sample their transforms, whose predictions then
-    // differ between frames of a glass by Monte Carlo noise alone (docs/training.md).
-    const Symmetrization mode = member.setup.model.symmetrization;
-    const bool sampled = mode == Symmetrization::kVonMises || mode == Symmetrization::kUniform;
-    member.setup.eval_haar = eval_frames == "haar" || (eval_frames == "auto" && sampled);
-    if (vm["eval-transforms"].as<int>() >= 0)
-      member.setup.eval_transforms = vm["eval-transforms"].as<int>();
-    else if (member.setup.eval_haar && sampled)
-      member.setup.eval_transforms = std::max(member.setup.eval_transforms, kHaarTransforms);
-    member.model = std::make_unique<SymGNN<float>>(member.setup.model, backend);
-    checkpoint.load(*member.model, nullptr);
-    if (m > 0) check_compatible(committee.front(), member);
-    committee.push_back(std::move(member));
-  }
-  const ModelSetup& setup = committee.front().setup;  // what the graph and the scores take
-  // One frame: the structure as given. More: Haar-uniform frames, the same for every member.
-  const std::vector<std::array<double, 9>> frame_list =
-      frames > 1 ? sample_frames(frames, setup.eval_seed) : std::vector<std::array<double, 9>>{};
+  Predictor predictor({inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(models)},
+                      options, backend);
+  const ModelSetup& setup = predictor.setup();  // what the scores take
   const bool root = mpi::rank() == 0;
-  // Under MPI every structure is split over all ranks (--grid, or the least-surface grid).
-  const Layout layout{mpi::size(), 1, vm["grid"].as<std::string>()};
-  layout.validate();
   if (root) std::filesystem::create_directories(out_dir);
   const ReadOptions ropt = read_options(vm);
+  // OUT/STEM.parity.png for each labelled input, drawn while the next one is predicted.
+  Plot parity("predict", "parity plot", plots_on(vm) && root);
   for (std::size_t input = models; input < inputs.size(); ++input) {
     const std::string& path = inputs[input];
     // Each rank reads its block of every structure (in parallel for HDF5), predicts its own atoms
     // and writes its block of the output: no rank holds a whole structure.
     std::vector<StructureBlock> blocks = read_structure_blocks(path, ropt, MPI_COMM_WORLD);
     const auto t0 = std::chrono::steady_clock::now();
+    bool labelled = false;
     for (auto& b : blocks) {
-      const bool labelled = b.part.find_property(setup.label) != nullptr;
-      // One structure at a time: its own graph and batch (moved in and back out, not copied).
-      std::vector<StructureBlock> one;
-      one.push_back(std::move(b));
-      LoadedBatch loaded = batch_of(std::move(one), setup, labelled, layout);
-      if (loaded.comm) loaded.comm->keep_on(backend);  // one workspace for all the exchanges
-      // Per member, the mean over frames and the variance over frames of its predictions.
-      std::vector<std::vector<double>> mean(committee.size()), var(committee.size());
-      for (std::size_t m = 0; m < committee.size(); ++m) {
-        for (int f = 0; f < frames; ++f) {
-          const std::vector<double> p = to_blocks(
-              loaded, predict(*committee[m].model, loaded, committee[m].setup,
-                              frames > 1 ? &frame_list[static_cast<std::size_t>(f)] : nullptr));
-          if (f == 0) {
-            mean[m].assign(p.size(), 0.0);
-            var[m].assign(p.size(), 0.0);
-          }
-          for (std::size_t i = 0; i < p.size(); ++i) {  // Welford's update, frame by frame
-            const double d = p[i] - mean[m][i];
-            mean[m][i] += d / (f + 1);
-            var[m][i] += d * (p[i] - mean[m][i]);
-          }
-        }
-        for (double& v : var[m]) v /= frames;
-      }
-      b = std::move(loaded.blocks.front());
-      const std::size_t n = mean.front().size();
-      std::vector<double> eb(n, 0.0), committee_std(n, 0.0), frame_std(n, 0.0);
-      const auto members = static_cast<double>(committee.size());
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t m = 0; m < committee.size(); ++m) {
-          eb[i] += mean[m][i] / members;
-          frame_std[i] += var[m][i] / members;
-        }
-        for (std::size_t m = 0; m < committee.size(); ++m)
-          committee_std[i] += (mean[m][i] - eb[i]) * (mean[m][i] - eb[i]) / members;
-        committee_std[i] = std::sqrt(committee_std[i]);
-        frame_std[i] = std::sqrt(frame_std[i]);
-      }
+      Prediction p = predictor.predict(b);
       Structure& s = b.part;
-      if (labelled) {
-        if (committee.size() > 1)
-          for (std::size_t m = 0; m < committee.size(); ++m)
-            print_scores(b, mean[m], setup.label, s.source + " [" + committee[m].path + "]");
-        print_scores(b, eb, setup.label, s.source);
+      if (s.find_property(setup.label) != nullptr) {
+        labelled = true;
+        if (predictor.members() > 1)
+          for (std::size_t m = 0; m < predictor.members(); ++m)
+            print_scores(b, p.members[m], setup.label, s.source + " [" + predictor.path(m) + "]");
+        print_scores(b, p.eb, setup.label, s.source);
       } else {
         std::printf("%s: %lld atoms predicted\n", s.source.c_str(),
                     static_cast<long long>(b.total));
       }
-      put_column(s, column, std::move(eb));
-      if (committee.size() > 1) put_column(s, stem + "_std", std::move(committee_std));
-      if (frames > 1) put_column(s, stem + "_frame_std", std::move(frame_std));
+      put_column(s, column, std::move(p.eb));
+      if (predictor.members() > 1) put_column(s, stem + "_std", std::move(p.committee_std));
+      if (options.frames > 1) put_column(s, stem + "_frame_std", std::move(p.frame_std));
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -235,9 +151,13 @@ int run(const po::variables_map& vm) {
         (std::filesystem::path(out_dir) / std::filesystem::path(path).stem()).string();
     write_structure_blocks(out_stem + ".pred.h5", blocks, Format::kHDF5, MPI_COMM_WORLD);
     write_structure_blocks(out_stem + ".pred.extxyz", blocks, Format::kExtXYZ, MPI_COMM_WORLD);
+    if (labelled)
+      parity.start({"parity", out_stem + ".pred.h5", setup.label, column, out_stem + ".parity.png"},
+                   true);
     std::printf("wrote %s.pred.h5 and %s.pred.extxyz (graph + prediction %.3f s)\n",
                 out_stem.c_str(), out_stem.c_str(), secs);
   }
+  parity.wait();
   return 0;
 }
 
@@ -268,6 +188,10 @@ Command predict_command() {
             "where the model computes: cpu, cuda (under MPI, the GPU of the rank's local "
             "rank) or cuda:N")("grid", po::value<std::string>()->default_value("auto"),
                                "under MPI: subdomains per structure, AxBxC (auto: least surface)");
+        add_plots_option(d,
+                         "on: OUT/STEM.parity.png, predicted against labelled barriers with a "
+                         "histogram of both, for inputs with labels (tools/plots.py with "
+                         "matplotlib); off: none");
         add_read_options(d);
         p.add("input", -1);
       },

@@ -5,9 +5,11 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/plot.hpp"
 #include "core/error.hpp"
 #include "core/stop_signal.hpp"
 #include "core/text.hpp"
+#include "parallel/mpi_env.hpp"
 #include "train/trainer.hpp"
 
 namespace symgnn::cli {
@@ -113,8 +115,14 @@ int run(const po::variables_map& vm) {
     throw UsageError("--epochs and --eval-every must be positive");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
   o.options_text = options_text(vm);
+  // OUT/curve.png at every evaluation (dropped while the previous one is still drawn) and at
+  // the end, also after a signal, by rank 0 only.
+  Plot curve_plot("train", "learning-curve plot", plots_on(vm) && mpi::rank() == 0);
+  o.curve_written = [&] { curve_plot.start({"curve", o.out_dir}); };
   install_stop_handlers();
   const TrainResult result = train(o);
+  curve_plot.start({"curve", o.out_dir}, true);
+  curve_plot.wait();
   return result.stopped_by_signal ? kExitStoppedBySignal : 0;
 }
 
@@ -194,6 +202,10 @@ Command train_command() {
             "grid", po::value<std::string>()->default_value("auto"),
             "under MPI: subdomains per structure within a group, AxBxC (auto: least "
             "surface)");
+        add_plots_option(
+            d,
+            "on: OUT/curve.png, the learning curve, at each evaluation (tools/plots.py "
+            "with matplotlib); off: none");
         add_model_options(d);
         add_read_options(d);
       },

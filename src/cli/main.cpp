@@ -16,13 +16,6 @@
 
 namespace symgnn::cli {
 
-const std::vector<Command>& all_commands() {
-  static const std::vector<Command> commands = {train_command(),   predict_command(),
-                                                graph_command(),   convert_command(),
-                                                devices_command(), explain_command()};
-  return commands;
-}
-
 namespace {
 
 void print_usage(std::ostream& out) {

@@ -14,6 +14,13 @@
 
 namespace symgnn::cli {
 
+const std::vector<Command>& all_commands() {
+  static const std::vector<Command> commands = {train_command(),   predict_command(),
+                                                graph_command(),   convert_command(),
+                                                devices_command(), explain_command()};
+  return commands;
+}
+
 namespace {
 
 void add_common_options(po::options_description& desc) {

@@ -588,6 +588,7 @@ TrainResult train(const TrainOptions& o) {
         curve << state.epoch << "," << loss << "," << r_train << "," << r_val << "," << per_epoch
               << "," << atoms_s << "\n";
         curve.flush();
+        if (o.curve_written) o.curve_written();
       }
       window_seconds = 0;
       window_epochs = 0;

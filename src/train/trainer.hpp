@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ struct TrainOptions {
   std::string options_text;  // the effective options, stored in checkpoints
   // Where the model computes: cpu, cuda (the GPU of this rank's local rank) or cuda:N.
   std::string device = "cpu";
+  // Called on rank 0 after each evaluation's line of out_dir/curve.csv is written (the command
+  // line draws the learning curve).
+  std::function<void()> curve_written;
 };
 
 // The given model options whose values differ from the checkpoint's `saved` setup, each as
