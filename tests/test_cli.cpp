@@ -121,6 +121,14 @@ TEST(Cli, UnknownCommandsOptionsAndConfigKeysAreUsageErrors) {
   Result help = run("graph --help");
   EXPECT_EQ(help.status, 0);
   EXPECT_THAT(help.output, HasSubstr("--cutoff"));
+  // Boost's message placeholders in a value (a configuration fuzzed into an endless loop once).
+  const std::string looped = dir.write("loop.ini", "[graph]\ncutoff = x%value%\n");
+  Result placeholder = run("graph --config " + looped + " " + kSample);
+  EXPECT_EQ(placeholder.status, 2) << placeholder.output;
+  EXPECT_THAT(placeholder.output, HasSubstr("loop.ini:2: '%value%' cannot appear"));
+  Result argument = run("graph --cutoff 'x%value%' " + kSample);
+  EXPECT_EQ(argument.status, 2) << argument.output;
+  EXPECT_THAT(argument.output, HasSubstr("'%value%' cannot appear in an argument"));
 }
 
 TEST(Cli, BadInputFileExitsNonZeroNamingTheFile) {

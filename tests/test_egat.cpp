@@ -143,7 +143,9 @@ void check_gradients(bool edge_weights) {
   const int heads = 2, d = 3;
   const std::int64_t n = g.num_nodes, m = g.num_edges, hd = heads * d;
   RandomLayer layer(n, m, heads, d, 22);
-  auto& [h, f, w_ni, w_nj, w_fij, w_node, attn, bias] = layer;
+  // Named references, not a structured binding: clang 14 (the sanitizer build) cannot capture one.
+  std::vector<double>&h = layer.h, &f = layer.f, &w_ni = layer.w_ni, &w_nj = layer.w_nj,
+  &w_fij = layer.w_fij, &w_node = layer.w_node, &attn = layer.attn, &bias = layer.bias;
   const EgatParams<double> p = layer.params();
   std::vector<double> weight = random_vector(m, 36);
   for (double& w : weight) w = 0.5 + 0.4 * w;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# A fuzzing campaign on the structure readers (fuzz/): builds the libFuzzer targets with clang,
-# AddressSanitizer and UndefinedBehaviorSanitizer in build-fuzz/, then runs each for a time budget
-# from the test files (and the inputs kept in fuzz/corpus/) as seeds. Findings (crash-*, leak-*,
-# timeout-*, oom-*) land in out/fuzz/FORMAT/; a fixed one is kept as fuzz/corpus/FORMAT/NAME, which
-# every ctest run then replays (Fuzz.Replay.FORMAT).
-# usage: tools/fuzz.sh [FORMAT...]   (extxyz dump data; default: all)
+# A fuzzing campaign (fuzz/): builds the libFuzzer targets with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer in build-fuzz/, then runs each for a time budget from the test files
+# (and the inputs kept in fuzz/corpus/) as seeds. Findings (crash-*, leak-*, timeout-*, oom-*) land
+# in out/fuzz/TARGET/; a fixed one is kept as fuzz/corpus/TARGET/NAME, which every ctest run then
+# replays (Fuzz.Replay.TARGET).
+# usage: tools/fuzz.sh [TARGET...]   (extxyz dump data h5 config checkpoint; default: all)
 # env:   FUZZ_SECONDS per target (300), FUZZ_JOBS parallel build jobs (2), FUZZ_OUT (out/fuzz)
 set -euo pipefail
 shopt -s nullglob
@@ -12,18 +12,22 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-300}
 out=${FUZZ_OUT:-$repo/out/fuzz}
 formats=("$@")
-[[ ${#formats[@]} -gt 0 ]] || formats=(extxyz dump data)
+[[ ${#formats[@]} -gt 0 ]] || formats=(extxyz dump data h5 config checkpoint)
 declare -A seeds=([extxyz]="tests/data/extxyz/*.extxyz" [dump]="tests/data/lammps/*.dump"
-                  [data]="tests/data/lammps/*.data")
+                  [data]="tests/data/lammps/*.data" [h5]="" [config]="configs/*.ini"
+                  [checkpoint]="")
+# HDF5 files are larger than text ones: the seeds (18 and 40 kB) must fit whole.
+declare -A max_len=([h5]=65536 [checkpoint]=65536)
 for f in "${formats[@]}"; do
-  [[ -n ${seeds[$f]+set} ]] || { echo "fuzz: unknown format '$f' (extxyz dump data)" >&2; exit 2; }
+  [[ -n ${seeds[$f]+set} ]] ||
+    { echo "fuzz: unknown target '$f' (extxyz dump data h5 config checkpoint)" >&2; exit 2; }
 done
 SYMGNN_PACKAGES=clang bash "$repo/tools/setup.sh" --packages-only  # and the libraries' packages
 
 mkdir -p "$repo/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$repo" -B "$repo/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DSYMGNN_FUZZ=ON -DSYMGNN_SANITIZE=address,undefined -DSYMGNN_TESTS=OFF -DSYMGNN_BENCH=OFF \
-  -DSYMGNN_CUDA=OFF > "$repo/build-fuzz/build.log"
+  -DSYMGNN_FUZZ=ON -DSYMGNN_SANITIZE=address,undefined -DSYMGNN_TESTS=ON -DSYMGNN_BENCH=OFF \
+  -DSYMGNN_CUDA=OFF -DSYMGNN_PYTHON=OFF > "$repo/build-fuzz/build.log"
 cmake --build "$repo/build-fuzz" -j "${FUZZ_JOBS:-2}" \
   --target "${formats[@]/#/fuzz_}" >> "$repo/build-fuzz/build.log"
 
@@ -32,12 +36,12 @@ for f in "${formats[@]}"; do
   dir=$out/$f
   mkdir -p "$dir/corpus"
   # shellcheck disable=SC2086  # the glob expands here
-  cp $repo/${seeds[$f]} "$dir/corpus/"
+  [[ -z ${seeds[$f]} ]] || cp $repo/${seeds[$f]} "$dir/corpus/"
   [[ -d $repo/fuzz/corpus/$f ]] && cp "$repo/fuzz/corpus/$f"/* "$dir/corpus/"
   echo "fuzz: $f for $seconds s ($(date -u +%H:%M) UTC), findings in $dir"
   # Memory beyond 2 GiB or 10 s on one input is a finding too: a reader must refuse, not try.
   if ! (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 "$repo/build-fuzz/fuzz/fuzz_$f" corpus \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="${max_len[$f]:-16384}" \
       -print_final_stats=1 > fuzz.log 2>&1); then
     echo "fuzz: $f found something:" "$dir"/{crash,leak,timeout,oom}-* 2> /dev/null
     status=1

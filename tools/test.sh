@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# README command 2: set up, build with warnings as errors, and run every test.
+# README command 2: set up, build with warnings as errors, and run every test; then the sanitizer
+# pass (tools/sanitize.sh: short fuzzing runs and the unit tests under ASan and UBSan).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 SYMGNN_CMAKE_FLAGS="-DSYMGNN_WERROR=ON ${SYMGNN_CMAKE_FLAGS:-}" "$here/tools/setup.sh" "$here/build"
 cd "$here/build"
 ctest --output-on-failure -j 2 --timeout 900
+bash "$here/tools/sanitize.sh"

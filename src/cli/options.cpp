@@ -47,6 +47,21 @@ const std::set<std::string>& known_option_names() {
 }
 
 // Reads key = value lines; [section] headers only group keys for the reader.
+// Boost.Program_options formats its error messages by replacing placeholders such as %value% with
+// the option's text, again and again while one is left: a value that holds a placeholder itself
+// loops for ever (found by fuzzing the configuration). Such text is refused before Boost sees it.
+std::string placeholder_in(std::string_view text) {
+  for (std::size_t a = text.find('%'); a != std::string_view::npos; a = text.find('%', a + 1)) {
+    const std::size_t b = text.find('%', a + 1);
+    if (b == std::string_view::npos) break;
+    const std::string_view word = text.substr(a + 1, b - a - 1);
+    if (!word.empty() && std::all_of(word.begin(), word.end(),
+                                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }))
+      return std::string(text.substr(a, b - a + 1));
+  }
+  return "";
+}
+
 po::parsed_options parse_config(const std::string& path, const po::options_description& desc) {
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": cannot open the configuration file");
@@ -65,6 +80,10 @@ po::parsed_options parse_config(const std::string& path, const po::options_descr
       if (s.back() != ']') config_error("expected a section header like [train]");
       continue;
     }
+    if (const std::string p = placeholder_in(s); !p.empty())
+      config_error("'" + p +
+                   "' cannot appear in a configuration (it is a placeholder of Boost's "
+                   "error messages)");
     auto eq = s.find('=');
     if (eq == std::string_view::npos) config_error("expected 'key = value'");
     std::string key(trim(s.substr(0, eq)));
@@ -177,6 +196,11 @@ bool parse_options(const Command& command, const std::vector<std::string>& args,
   po::positional_options_description positional;
   add_common_options(desc);
   command.define(desc, positional);
+  for (const auto& a : args)
+    if (const std::string p = placeholder_in(a); !p.empty())
+      throw UsageError("'" + a + "': '" + p +
+                       "' cannot appear in an argument (it is a placeholder of Boost's error "
+                       "messages)");
   try {
     // No guessing of abbreviated options: --cutof must not silently mean --cutoff.
     const int style =

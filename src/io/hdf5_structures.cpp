@@ -132,15 +132,16 @@ std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, 
     Structure& s = b.part;
     s.source = h5::has_attribute(at, "source") ? h5::read_string_attribute(at, "source")
                                                : path + "#" + name;
+    // Shapes before reading: a damaged file may declare any.
     std::vector<hsize_t> dims;
+    expect_shape(at, "cell", h5::shape(at, "cell"), {3, 3});
     auto cell = h5::read<double>(at, "cell", dims);
-    expect_shape(at, "cell", dims, {3, 3});
     std::copy(cell.begin(), cell.end(), s.cell.h.begin());
+    expect_shape(at, "origin", h5::shape(at, "origin"), {3});
     auto origin = h5::read<double>(at, "origin", dims);
-    expect_shape(at, "origin", dims, {3});
     std::copy(origin.begin(), origin.end(), s.cell.origin.begin());
+    expect_shape(at, "pbc", h5::shape(at, "pbc"), {3});
     auto pbc = h5::read<std::uint8_t>(at, "pbc", dims);
-    expect_shape(at, "pbc", dims, {3});
     for (int k = 0; k < 3; ++k) s.pbc[k] = pbc[k] != 0;
     dims = h5::shape(at, "species");
     if (dims.size() != 1) expect_shape(at, "species", dims, {dims.empty() ? 0 : dims[0]});

@@ -59,10 +59,16 @@ std::string file_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-bool has_header(const std::string& path) {
+// Whether the file starts with these 8 bytes.
+bool starts_with(const std::string& path, const char (&magic)[8]) {
   std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  return in.read(magic, 8) && std::memcmp(magic, kHeaderMagic, 8) == 0;
+  char first[8] = {};
+  return in.read(first, 8) && std::memcmp(first, magic, 8) == 0;
+}
+constexpr char kHdf5Signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
+bool has_header(const std::string& path) {
+  return starts_with(path, kHeaderMagic);
 }
 
 void write_header(const std::string& path) {
@@ -79,9 +85,16 @@ void write_header(const std::string& path) {
 }
 
 // Checkpoints written before the header existed start with the HDF5 signature and are read
-// without it (their arrays' checksum is still checked).
+// without it (their arrays' checksum is still checked). Anything else without the header, a
+// damaged header above an HDF5 file at byte 512 among them (found by fuzzing: the library then
+// crashed in its global heap), is refused before HDF5 opens it.
 void check_header(const std::string& path) {
-  if (!has_header(path)) return;
+  if (!has_header(path)) {
+    if (starts_with(path, kHdf5Signature)) return;
+    throw Error(path + ": not a checkpoint, or its header is damaged (it starts neither with " +
+                "the checkpoint header nor, as checkpoints older than the header do, with the " +
+                "HDF5 signature)");
+  }
   const std::string bytes = file_bytes(path);
   if (bytes.size() < kUserBlock + 8)
     throw Error(path + ": the checkpoint is cut short (" + std::to_string(bytes.size()) +
@@ -179,10 +192,7 @@ bool is_checkpoint(const std::string& path) {
   // Ours by the header, without HDF5 reading a file that may be damaged (the loader says so).
   if (has_header(path)) return true;
   // Older checkpoints: the HDF5 signature first, so that other files never reach HDF5.
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  if (!in.read(magic, sizeof magic) || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0)
-    return false;
+  if (!starts_with(path, kHdf5Signature)) return false;
   try {
     h5::Handle file = h5::open_file_readonly(path);
     const h5::Location root{file.get(), path, "/"};
