@@ -89,6 +89,9 @@ std::string format_bytes(double bytes) {
 }
 
 void require_memory(const std::string& what, double bytes, const std::string& hint) {
+  // Small requests are not worth reading /proc and the cgroup for (every HDF5 array read asks).
+  constexpr double kUnchecked = 64.0 * 1024 * 1024;
+  if (bytes <= kUnchecked) return;
   const MemoryHeadroom h = memory_headroom();
   if (bytes <= h.bytes) return;
   throw Error(what + " needs about " + format_bytes(bytes) + ", more than the " +

@@ -24,7 +24,7 @@ MemoryHeadroom memory_headroom();
 // Refuses, before allocating, work whose estimated bytes exceed the headroom: an Error naming
 // `what` (for example "the neighbour graph of glass.extxyz"), the estimate, the headroom, what
 // limits it, and `hint` (what to change), instead of an out-of-memory kill or std::bad_alloc
-// inside a parallel region.
+// inside a parallel region. Requests of 64 MiB or less pass unchecked.
 void require_memory(const std::string& what, double bytes, const std::string& hint);
 
 // "1.5 GiB", "820 MiB": a byte count for messages.

@@ -102,7 +102,8 @@ StructureBlock block_of(Structure s, int rank, int ranks) {
 
 Structure replicate(const Structure& s, std::array<int, 3> n) {
   for (int k = 0; k < 3; ++k) {
-    if (n[k] < 1) throw Error("replicate: counts must be at least 1");
+    if (n[k] < 1 || n[k] > 1000)
+      throw UsageError("replicate: expected counts from 1 to 1000, not " + std::to_string(n[k]));
     if (n[k] > 1 && !s.pbc[k])
       throw Error(s.source + ": cannot replicate along lattice vector " + std::to_string(k + 1) +
                   ", which is not periodic");

@@ -107,9 +107,6 @@ void write_file(const std::string& path, const std::vector<py::dict>& structures
 void convert_file(const std::string& in, const std::string& out, const std::string& format,
                   const std::string& out_format, const TypeMap& type_map,
                   const std::array<int, 3>& replicate_counts) {
-  for (int c : replicate_counts)
-    if (c < 1 || c > 1000)
-      throw UsageError("replicate: expected counts from 1 to 1000, not " + std::to_string(c));
   const ReadOptions options = read_options(format, type_map);
   py::gil_scoped_release release;
   std::vector<Structure> frames = read_structures(in, options);
@@ -119,8 +116,6 @@ void convert_file(const std::string& in, const std::string& out, const std::stri
 }
 
 py::dict neighbour_graph(const py::dict& structure, double cutoff, bool self_edges) {
-  if (!(cutoff > 0))
-    throw UsageError("cutoff " + std::to_string(cutoff) + ": expected a positive distance");
   const Structure s = structure_from_dict(structure);
   NeighborOptions options;
   options.cutoff = cutoff;
