@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <random>
 #include <tuple>
@@ -201,14 +200,7 @@ TEST(NeighborGraph, RefusesAGraphLargerThanTheMemoryLeft) {
   const MemoryHeadroom before = memory_headroom();
   ASSERT_GT(before.bytes, 0);
   // 256 MiB more address space than in use now.
-  const double in_use = [] {
-    std::ifstream status("/proc/self/status");
-    std::string key;
-    double kib = 0;
-    while (status >> key)
-      if (key == "VmSize:" && status >> kib) break;
-    return kib * 1024;
-  }();
+  const double in_use = address_space_in_use();
   ASSERT_GT(in_use, 0);
   rlimit tight = saved;
   tight.rlim_cur = static_cast<rlim_t>(in_use) + (rlim_t{256} << 20);

@@ -5,7 +5,10 @@
 # in out/fuzz/TARGET/; a fixed one is kept as fuzz/corpus/TARGET/NAME, which every ctest run then
 # replays (Fuzz.Replay.TARGET).
 # usage: tools/fuzz.sh [TARGET...]   (extxyz dump data h5 config checkpoint; default: all)
-# env:   FUZZ_SECONDS per target (300), FUZZ_JOBS parallel build jobs (2), FUZZ_OUT (out/fuzz)
+# env:   FUZZ_SECONDS per target (300), FUZZ_RUNS inputs per target (a campaign's count: each
+#        target stops at whichever limit comes first), FUZZ_JOBS parallel build jobs (2), FUZZ_OUT
+#        (out/fuzz), FUZZ_BUILD=0 to run the targets already in build-fuzz/ (a second fuzz.sh
+#        beside a first on another core)
 set -euo pipefail
 shopt -s nullglob
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,14 +25,17 @@ for f in "${formats[@]}"; do
   [[ -n ${seeds[$f]+set} ]] ||
     { echo "fuzz: unknown target '$f' (extxyz dump data h5 config checkpoint)" >&2; exit 2; }
 done
-SYMGNN_PACKAGES=clang bash "$repo/tools/setup.sh" --packages-only  # and the libraries' packages
-
-mkdir -p "$repo/build-fuzz"
-CC=clang CXX=clang++ cmake -S "$repo" -B "$repo/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DSYMGNN_FUZZ=ON -DSYMGNN_SANITIZE=address,undefined -DSYMGNN_TESTS=ON -DSYMGNN_BENCH=OFF \
-  -DSYMGNN_CUDA=OFF -DSYMGNN_PYTHON=OFF > "$repo/build-fuzz/build.log"
-cmake --build "$repo/build-fuzz" -j "${FUZZ_JOBS:-2}" \
-  --target "${formats[@]/#/fuzz_}" >> "$repo/build-fuzz/build.log"
+runs=()
+[[ -z ${FUZZ_RUNS:-} ]] || runs=(-runs="$FUZZ_RUNS")
+if [[ ${FUZZ_BUILD:-1} != 0 ]]; then
+  SYMGNN_PACKAGES=clang bash "$repo/tools/setup.sh" --packages-only  # and the libraries' packages
+  mkdir -p "$repo/build-fuzz"
+  CC=clang CXX=clang++ cmake -S "$repo" -B "$repo/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSYMGNN_FUZZ=ON -DSYMGNN_SANITIZE=address,undefined -DSYMGNN_TESTS=ON -DSYMGNN_BENCH=OFF \
+    -DSYMGNN_CUDA=OFF -DSYMGNN_PYTHON=OFF > "$repo/build-fuzz/build.log"
+  cmake --build "$repo/build-fuzz" -j "${FUZZ_JOBS:-2}" \
+    --target "${formats[@]/#/fuzz_}" >> "$repo/build-fuzz/build.log"
+fi
 
 status=0
 for f in "${formats[@]}"; do
@@ -38,11 +44,11 @@ for f in "${formats[@]}"; do
   # shellcheck disable=SC2086  # the glob expands here
   [[ -z ${seeds[$f]} ]] || cp $repo/${seeds[$f]} "$dir/corpus/"
   [[ -d $repo/fuzz/corpus/$f ]] && cp "$repo/fuzz/corpus/$f"/* "$dir/corpus/"
-  echo "fuzz: $f for $seconds s ($(date -u +%H:%M) UTC), findings in $dir"
+  echo "fuzz: $f for $seconds s${FUZZ_RUNS:+ or $FUZZ_RUNS inputs} ($(date -u +%H:%M) UTC), findings in $dir"
   # Memory beyond 2 GiB or 10 s on one input is a finding too: a reader must refuse, not try.
   if ! (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 "$repo/build-fuzz/fuzz/fuzz_$f" corpus \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="${max_len[$f]:-16384}" \
-      -print_final_stats=1 > fuzz.log 2>&1); then
+      -max_total_time="$seconds" "${runs[@]}" -rss_limit_mb=2048 -timeout=10 \
+      -max_len="${max_len[$f]:-16384}" -print_final_stats=1 > fuzz.log 2>&1); then
     echo "fuzz: $f found something:" "$dir"/{crash,leak,timeout,oom}-* 2> /dev/null
     status=1
   fi

@@ -4,6 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# ctest -j 2 runs two tests of two threads each on two cores: OpenMP threads that spin at a
+# barrier take the core their partner needs (a 0.5 s test took 600 s on a CI machine).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 SYMGNN_CMAKE_FLAGS="-DSYMGNN_WERROR=ON ${SYMGNN_CMAKE_FLAGS:-}" "$here/tools/setup.sh" "$here/build"
 cd "$here/build"
 ctest --output-on-failure -j 2 --timeout 900

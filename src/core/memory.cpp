@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <fstream>
@@ -69,11 +70,14 @@ MemoryHeadroom memory_headroom() {
   }
   rlimit as{};
   if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-    const double used = std::max(0.0, read_kib_field("/proc/self/status", "VmSize"));
-    consider(std::max(0.0, static_cast<double>(as.rlim_cur) - used),
+    consider(std::max(0.0, static_cast<double>(as.rlim_cur) - address_space_in_use()),
              "the address-space limit (ulimit -v)");
   }
   return h;
+}
+
+double address_space_in_use() {
+  return std::max(0.0, read_kib_field("/proc/self/status", "VmSize"));
 }
 
 std::string format_bytes(double bytes) {

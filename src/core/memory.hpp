@@ -21,6 +21,9 @@ struct MemoryHeadroom {
 };
 MemoryHeadroom memory_headroom();
 
+// The address space this process has mapped (VmSize), in bytes; what counts against ulimit -v.
+double address_space_in_use();
+
 // Refuses, before allocating, work whose estimated bytes exceed the headroom: an Error naming
 // `what` (for example "the neighbour graph of glass.extxyz"), the estimate, the headroom, what
 // limits it, and `hint` (what to change), instead of an out-of-memory kill or std::bad_alloc

@@ -1,6 +1,7 @@
 // The CPU backend's GEMM in SYMGNN_BACKEND_ONLY builds (GPU machines that have CUDA and a compiler
 // but no BLAS): a plain loop, for the CPU reference of the backend tests there, not for speed.
 #include "backend/cpu/blas.hpp"
+#include "backend/cpu/threads.hpp"
 
 namespace symgnn {
 
@@ -12,7 +13,7 @@ template <typename T>
 void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
                std::int64_t ldc) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(m * n * k))
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j) {
       T s = 0;

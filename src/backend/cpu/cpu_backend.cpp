@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cpu/blas.hpp"
+#include "backend/cpu/threads.hpp"
 #include "backend/kernels/dropout.hpp"
 #include "backend/kernels/elementwise.hpp"
 #include "backend/kernels/optimizer.hpp"
@@ -56,14 +57,14 @@ void CpuBackend<T>::gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_
 
 template <typename T>
 void CpuBackend<T>::broadcast_rows(std::int64_t n, std::int64_t c, const T* row, T* Y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * c))
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < c; ++j) Y[i * c + j] = row[j];
 }
 
 template <typename T>
 void CpuBackend<T>::axpy(std::int64_t count, T alpha, const T* x, T* y) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) y[i] += alpha * x[i];
 }
 
@@ -76,7 +77,7 @@ template <typename T>
 void CpuBackend<T>::column_sums(std::int64_t n, std::int64_t c, const T* A, const T* B, double* out,
                                 double* out2) {
   // Static chunks by thread, then a sum over threads in thread order: deterministic.
-  const int threads = omp_get_max_threads();
+  const int threads = threads_for(n * c);
   std::vector<double> part(static_cast<std::size_t>(threads * c * 2), 0.0);
 #pragma omp parallel num_threads(threads)
   {
@@ -110,7 +111,7 @@ void CpuBackend<T>::column_sums(std::int64_t n, std::int64_t c, const T* A, cons
 template <typename T>
 void CpuBackend<T>::affine_columns(std::int64_t n, std::int64_t c, const T* X, const T* scale,
                                    const T* shift, T* Y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * c))
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < c; ++j) Y[i * c + j] = X[i * c + j] * scale[j] + shift[j];
 }
@@ -118,7 +119,7 @@ void CpuBackend<T>::affine_columns(std::int64_t n, std::int64_t c, const T* X, c
 template <typename T>
 void CpuBackend<T>::affine_gradient(std::int64_t n, std::int64_t c, const T* X, const T* dY,
                                     const T* k, const T* a, const T* b, T* dX) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * c))
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < c; ++j)
       dX[i * c + j] = k[j] * dY[i * c + j] - a[j] * X[i * c + j] + b[j];
@@ -126,19 +127,19 @@ void CpuBackend<T>::affine_gradient(std::int64_t n, std::int64_t c, const T* X, 
 
 template <typename T>
 void CpuBackend<T>::relu_forward(std::int64_t count, const T* X, T* Y) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) Y[i] = kernels::relu(X[i]);
 }
 
 template <typename T>
 void CpuBackend<T>::relu_backward(std::int64_t count, const T* Y, const T* dY, T* dX) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) dX[i] = kernels::relu_grad(Y[i], dY[i]);
 }
 
 template <typename T>
 void CpuBackend<T>::leaky_relu_forward(std::int64_t count, T slope, const T* X, T* Y) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) Y[i] = kernels::leaky_relu(X[i], slope);
 }
 
@@ -147,7 +148,7 @@ double CpuBackend<T>::leaky_relu_backward(std::int64_t count, T slope, const T* 
                                           T* dX) {
   // The slope's gradient, sum over x <= 0 of dy x, in a fixed order through column_sums.
   Buffer<T> neg(static_cast<std::size_t>(count));
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) {
     neg[static_cast<std::size_t>(i)] = X[i] > T(0) ? T(0) : X[i];
     dX[i] = kernels::leaky_relu_grad(X[i], slope, dY[i]);
@@ -159,7 +160,7 @@ double CpuBackend<T>::leaky_relu_backward(std::int64_t count, T slope, const T* 
 
 template <typename T>
 void CpuBackend<T>::dropout_apply(std::int64_t count, const std::uint8_t* mask, T scale, T* x) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) x[i] = kernels::dropout(mask[i], scale, x[i]);
 }
 
@@ -186,14 +187,14 @@ double CpuBackend<T>::sum_squares(std::int64_t count, const T* x) {
 
 template <typename T>
 void CpuBackend<T>::scale(std::int64_t count, T alpha, T* x) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i) x[i] *= alpha;
 }
 
 template <typename T>
 void CpuBackend<T>::adam_step(std::int64_t count, const kernels::AdamStep<T>& step, T* params,
                               const T* grads, T* m, T* v, T* v_max) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (parallel_worth(count))
   for (std::int64_t i = 0; i < count; ++i)
     kernels::adam_update(step, grads[i], params[i], m[i], v[i], v_max[i]);
 }
@@ -201,7 +202,7 @@ void CpuBackend<T>::adam_step(std::int64_t count, const kernels::AdamStep<T>& st
 template <typename T>
 void CpuBackend<T>::embedding_forward(std::int64_t n, std::int64_t c, const std::int32_t* index,
                                       const T* table, T* Y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * c))
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < c; ++j) Y[i * c + j] = table[index[i] * c + j];
 }
@@ -222,10 +223,10 @@ void CpuBackend<T>::embedding_backward(std::int64_t n, std::int64_t c, std::int6
 template <typename T>
 void CpuBackend<T>::edge_inputs(std::int64_t m, const float* vec, const T* t, T* x) {
   if (t) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(9 * m))
     for (std::int64_t e = 0; e < m; ++e) kernels::edge_input(vec + 3 * e, t, x + 3 * e);
   } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(9 * m))
     for (std::int64_t e = 0; e < m; ++e) x[e] = kernels::edge_length<T>(vec + 3 * e);
   }
 }
@@ -274,7 +275,7 @@ void CpuBackend<T>::egat_backward(const GraphView& g, int heads, int d, const T*
 template <typename T>
 void CpuBackend<T>::gather_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
                                 const T* x, T* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(count * cols))
   for (std::int64_t k = 0; k < count; ++k)
     std::copy(x + rows[k] * cols, x + (rows[k] + 1) * cols, out + k * cols);
 }
@@ -282,7 +283,7 @@ void CpuBackend<T>::gather_rows(std::int64_t count, std::int64_t cols, const std
 template <typename T>
 void CpuBackend<T>::scatter_rows(std::int64_t count, std::int64_t cols, const std::int64_t* rows,
                                  const T* in, T* x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(count * cols))
   for (std::int64_t k = 0; k < count; ++k)
     std::copy(in + k * cols, in + (k + 1) * cols, x + rows[k] * cols);
 }
@@ -291,7 +292,7 @@ template <typename T>
 void CpuBackend<T>::add_row_groups(std::int64_t groups, std::int64_t cols, const std::int64_t* rows,
                                    const std::int64_t* first, const std::int64_t* items,
                                    const T* in, T* x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(groups * cols))
   for (std::int64_t j = 0; j < groups; ++j)
     for (std::int64_t c = 0; c < cols; ++c)
       kernels::add_row_group(j, c, cols, rows, first, items, in, x);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/threads.hpp"
 #include "backend/egat_common.hpp"
 #include "backend/kernels/attention.hpp"
 #include "core/buffer.hpp"
@@ -60,7 +61,7 @@ void cpu_egat_forward(Backend<T>& b, const GraphView& g, int heads, int d, const
   T* alpha = saved.alpha;
   const T* mm = saved.m;
   const T slope = static_cast<T>(kEgatSlope);
-  const int threads = omp_get_max_threads();
+  const int threads = threads_for(g.num_edges * hd);
   // Per-thread moments over a static split of each chunk: reproducible for a thread count.
   std::vector<double> part(moments ? static_cast<std::size_t>(2 * threads * hd) : 0, 0.0);
   Buffer<T> chunk_u;  // u of one chunk when u is not kept
@@ -128,7 +129,7 @@ void cpu_egat_edge_features(Backend<T>& b, const GraphView& g, int heads, int d,
     const std::int64_t e1 = g.host_offsets[chunks[ci + 1]];
     chunk_edge_gemm(b, e0, e1, d, hd, f, p, u + e0 * hd);
     const T slope = static_cast<T>(kEgatSlope);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((e1 - e0) * hd))
     for (std::int64_t e = e0; e < e1; ++e)
       kernels::edge_activation(hd, nt.pi.data() + std::int64_t{g.src[e]} * hd,
                                nt.pj.data() + std::int64_t{g.dst[e]} * hd, slope, u + e * hd);
@@ -149,7 +150,7 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
   // Softmax backward per destination: ds = alpha (d alpha - sum over the destination's edges of
   // alpha d alpha), with d alpha_e = <d_out[dst], m[src]> per head.
   Buffer<T> ds(static_cast<std::size_t>(m * heads));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(m * hd))
   for (std::int64_t j = 0; j < n; ++j)
     for (int k = 0; k < heads; ++k)
       kernels::softmax_backward(heads, k, d, g.offsets[j], g.offsets[j + 1], g.src, mm, edge_weight,
@@ -158,7 +159,7 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
   // Per chunk of edges: the edge path's gradient (one GEMM), the attention and LeakyReLU
   // backward into u in place, then the chunk's share of the W_fij and f gradients and of dq (the
   // sum over incoming edges) while the chunk is in cache.
-  const int threads = omp_get_max_threads();
+  const int threads = threads_for(g.num_edges * hd);
   std::vector<double> attn_part(static_cast<std::size_t>(threads * hd), 0.0);
   Buffer<T> dq(static_cast<std::size_t>(n * hd));
   Buffer<T> dy;
@@ -214,7 +215,7 @@ void cpu_egat_backward(Backend<T>& b, const GraphView& g, int heads, int d, cons
 
   // Source-side gradients: dP_i sums dz over the edges leaving i, dM_i sums alpha d_out[dst].
   Buffer<T> dp(static_cast<std::size_t>(n * hd)), dm(static_cast<std::size_t>(n * hd));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(m * hd))
   for (std::int64_t i = 0; i < n; ++i)
     kernels::source_gradients(heads, d, g.out_offsets[i], g.out_offsets[i + 1], g.out_edges, g.dst,
                               u, edge_weight, alpha, d_out, dp.data() + i * hd, dm.data() + i * hd);
@@ -225,7 +226,7 @@ template <typename T>
 void cpu_egat_aggregate(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
                         const T* edge_weight, T* out) {
   const std::int64_t hd = std::int64_t{heads} * d;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(g.num_edges * hd))
   for (std::int64_t j = 0; j < g.num_nodes; ++j)
     for (int k = 0; k < heads; ++k)
       kernels::weighted_aggregate(heads, k, d, g.offsets[j], g.offsets[j + 1], g.src, saved.m,
@@ -236,7 +237,7 @@ template <typename T>
 void cpu_egat_edge_weight_gradient(const GraphView& g, int heads, int d, const EgatSaved<T>& saved,
                                    const T* d_out, T* d_edge_weight) {
   const std::int64_t hd = std::int64_t{heads} * d;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(g.num_edges * hd))
   for (std::int64_t j = 0; j < g.num_nodes; ++j)
     kernels::edge_weight_gradient(heads, d, g.offsets[j], g.offsets[j + 1], g.src, saved.m,
                                   saved.alpha, d_out + j * hd, d_edge_weight);

@@ -2,6 +2,7 @@
 #include "backend/kernels/dropout.hpp"
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/threads.hpp"
 
 namespace symgnn {
 
@@ -14,7 +15,7 @@ void cpu_dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* id
   if (lane0 % 4 == 0 && d % 4 == 0) {
     // Whole blocks: row i's block b fills mask[i d + 4 b ...] with no branch, so the Philox rounds
     // vectorise over the blocks.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(rows * d))
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::uint32_t tag = images ? std::uint32_t{images[i]} << 16 : 0u;
       std::uint8_t* row = mask + i * d;
@@ -25,7 +26,7 @@ void cpu_dropout_mask(std::int64_t rows, std::int64_t d, const std::uint64_t* id
     }
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(rows * d))
   for (std::int64_t i = 0; i < rows; ++i) {
     const std::uint32_t tag = images ? std::uint32_t{images[i]} << 16 : 0u;
     for (std::int64_t b = 0; b < blocks; ++b) {
