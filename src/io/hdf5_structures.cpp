@@ -1,8 +1,12 @@
 #include "io/hdf5_structures.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "core/error.hpp"
+#include "core/isolated.hpp"
+#include "core/text.hpp"
 #include "io/h5.hpp"
 
 namespace symgnn {
@@ -104,14 +108,11 @@ std::vector<Structure> read_hdf5_structures(const std::string& path) {
   return frames;
 }
 
-std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, MPI_Comm comm) {
-  int rank = 0, ranks = 1, initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) {
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &ranks);
-  }
-  h5::SharedFile file = h5::open_shared_file_readonly(path, comm);
+namespace {
+
+// This rank's block of every structure in an open file.
+std::vector<StructureBlock> read_blocks(const std::string& path, const h5::SharedFile& file,
+                                        int rank, int ranks) {
   h5::Location root = file.root(path);
   if (!h5::has_attribute(root, "format") ||
       h5::read_string_attribute(root, "format") != kStructureFormatName)
@@ -186,6 +187,72 @@ std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, 
   }
   if (frames.empty()) throw Error(path + ": /structures holds no structures");
   return frames;
+}
+
+// HDF5 1.10 crashes or loops for ever on some damaged files (fuzz/hdf5-library/README.md), and
+// structure files come from other writers too, so the first rank reads what it will read (every
+// object's metadata, its own rows) once in a child process (core/isolated.hpp) before the job
+// does: a crash or hang there becomes an Error naming the file. SYMGNN_HDF5_CHECK sets the
+// seconds allowed instead, or "off".
+void check_in_child(const std::string& path, int ranks) {
+  // A minute and a second for every 50 MB read: far more than a sound file takes.
+  std::error_code size_error;
+  const auto bytes = std::filesystem::file_size(path, size_error);
+  double seconds = 60 + (size_error ? 0.0 : static_cast<double>(bytes) / 50e6);
+  if (const char* env = std::getenv("SYMGNN_HDF5_CHECK")) {
+    if (std::string(env) == "off") return;
+    if (!parse_double(env, seconds) || !(seconds > 0))
+      throw Error("SYMGNN_HDF5_CHECK='" + std::string(env) +
+                  "': expected a positive number of seconds or off");
+  }
+  const IsolatedRun run = run_isolated(
+      [&] {
+        h5::SharedFile file;
+        file.file = h5::open_file_readonly(path);
+        read_blocks(path, file, 0, ranks);
+      },
+      seconds);
+  using Outcome = IsolatedRun::Outcome;
+  if (run.outcome == Outcome::kCrashed)
+    throw Error(path + ": the HDF5 library crashed reading this file (" + run.detail +
+                ", in a separate process): the file's HDF5 structure is damaged");
+  if (run.outcome == Outcome::kTimedOut) {
+    std::string limit;
+    append_double(limit, seconds);
+    throw Error(path + ": the HDF5 library did not finish reading this file in " + limit +
+                " s (in a separate process; it loops for ever on some damaged files): the file " +
+                "is damaged, or set SYMGNN_HDF5_CHECK to more seconds");
+  }
+  // A file HDF5 refused there is not handed to it again (it leaks on some refusals).
+  if (run.outcome == Outcome::kThrew) throw Error(run.detail);
+}
+
+}  // namespace
+
+std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, MPI_Comm comm) {
+  int rank = 0, ranks = 1, initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &ranks);
+  }
+  // Every rank refuses a file the first rank's check refused, with its message.
+  std::string failure;
+  if (rank == 0) {
+    try {
+      check_in_child(path, ranks);
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+  }
+  if (initialized && ranks > 1) {
+    auto length = static_cast<int>(failure.size());
+    MPI_Bcast(&length, 1, MPI_INT, 0, comm);
+    failure.resize(static_cast<std::size_t>(length));
+    MPI_Bcast(failure.data(), length, MPI_CHAR, 0, comm);
+  }
+  if (!failure.empty()) throw Error(failure);
+  return read_blocks(path, h5::open_shared_file_readonly(path, comm), rank, ranks);
 }
 
 }  // namespace symgnn
