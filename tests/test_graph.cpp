@@ -185,6 +185,17 @@ TEST(NeighborGraph, RefusesBadCutoffAndDegenerateCells) {
             std::string::npos);
 }
 
+// A structure Structure::validate would refuse, given to the graph directly (as the Python module
+// may): two atoms 9e307 Å apart made the bounding box's volume overflow and the binning crash.
+TEST(NeighborGraph, RefusesABoundingBoxTooLargeToBin) {
+  const std::vector<double> far = {
+      8.98846567431158e307, 8.98846567431158e307, 8.98846567431158e307, 0, 0, 0};
+  const std::string msg = test::error_message([&] {
+    build_graph(Cell::orthogonal(0, 0, 0), {false, false, false}, far, {});
+  });
+  EXPECT_NE(msg.find("too large to bin"), std::string::npos) << msg;
+}
+
 TEST(NeighborGraph, RefusesAGraphLargerThanTheMemoryLeft) {
   // 8,000 atoms of a non-periodic cluster 9.5 Å wide with a 50 Å cutoff: every pair is an edge,
   // 6.4 x 10^7 edges or 1.4 GiB, found by the counting pass (no density estimate without

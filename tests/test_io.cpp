@@ -102,6 +102,9 @@ TEST(ExtXYZ, RefusesBadFilesWithFileLineAndExpectation) {
       {"no_positions.extxyz", ":2:", "no 'pos:R:3' column"},
       {"empty.extxyz", "", "empty"},
       {"duplicate_id.extxyz", "", "duplicate atom id 7 (atoms 1 and 3 in file order)"},
+      // Found by fuzz_h5 (in any format the same): 9e307 Å apart, the graph's bounding box
+      // overflowed and the graph crashed.
+      {"far_atom.extxyz", "", "positions hold 8.98846567431158e+307 Å, beyond the ±1e12 Å"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.file);

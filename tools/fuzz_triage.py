@@ -16,8 +16,8 @@ import sys
 
 FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ (?:in (?P<func>.+?) )?(?P<where>\S+)$")
 RUNTIME = ("libc.so", "libstdc++", "libgcc", "ld-linux", "/fuzz_", "compiler-rt", "sanitizer")
-KIND = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)"
-                  r": ([\w-]+(?: [\w-]+){0,2})")
+KIND = re.compile(r"(?:ERROR: (?:AddressSanitizer|LeakSanitizer|libFuzzer): |"
+                  r"SUMMARY: UndefinedBehaviorSanitizer: )([\w-]+(?: [\w-]+){0,2})")
 
 
 def frames(report):

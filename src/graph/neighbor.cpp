@@ -200,6 +200,11 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
   }
   const auto& h = cell.h;
   const auto widths = cell.perpendicular_widths();
+  for (int k = 0; k < 3; ++k)  // lengths near 1e308 overflow in the volume (Structure refuses them)
+    if (!std::isfinite(widths[k]) || !(widths[k] > 0))
+      throw Error("neighbour graph: the cell (or the bounding box of a non-periodic structure) " +
+                  std::string("is too large to bin: its width along lattice vector ") +
+                  std::to_string(k + 1) + " is not a finite positive length");
 
   const std::vector<double> frac = wrapped_fractional(cell, pbc, positions);
 

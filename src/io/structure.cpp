@@ -46,15 +46,27 @@ void Structure::validate() const {
     for (double v : p.values)
       if (!std::isfinite(v)) fail("column '" + p.name + "' holds a NaN or infinite value");
   }
-  for (double v : positions)
+  // Lengths this large are no structure, and their products (cell volumes, bounding boxes)
+  // overflow: a fuzzed pair of atoms 9e307 Å apart crashed the neighbour graph.
+  constexpr double kMaxLength = 1e12;
+  auto beyond = [&](const char* what, double v) {
+    std::string shown;
+    append_double(shown, v);
+    fail(std::string(what) + " hold " + shown + " Å, beyond the ±1e12 Å a structure can span");
+  };
+  for (double v : positions) {
     if (!std::isfinite(v)) fail("positions hold a NaN or infinite value");
+    if (std::abs(v) > kMaxLength) beyond("positions", v);
+  }
   for (std::int32_t s : species)
     if (s < 0 || static_cast<std::size_t>(s) >= species_names.size())
       fail("species code " + std::to_string(s) + " has no symbol");
   for (const auto& name : species_names)
     if (!is_element_symbol(name)) fail("unknown species '" + name + "': not a chemical element");
-  for (double v : cell.h)
+  for (double v : cell.h) {
     if (!std::isfinite(v)) fail("the cell holds a NaN or infinite value");
+    if (std::abs(v) > kMaxLength) beyond("the cell's vectors", v);
+  }
   std::vector<std::int64_t> sorted(ids.begin(), ids.end());
   std::sort(sorted.begin(), sorted.end());
   if (auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end()) {
