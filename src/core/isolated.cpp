@@ -1,6 +1,7 @@
 #include "core/isolated.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +11,10 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <new>
 
 #include "core/error.hpp"
+#include "core/memory.hpp"
 
 // Set only in sanitized builds: the callback a sanitizer runs before it ends a process (libFuzzer's
 // writes the input as a crash).
@@ -23,7 +26,8 @@ namespace {
 
 constexpr int kStepThrew = 3;
 
-[[noreturn]] void run_child(const std::function<void()>& step, double seconds, int message_fd) {
+[[noreturn]] void run_child(const std::function<void()>& step, double seconds, double memory_bytes,
+                            int message_fd) {
   // The parent's handlers (a fuzzer's, a sanitizer's) are not the child's: it just dies.
   for (int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
@@ -32,10 +36,18 @@ constexpr int kStepThrew = 3;
     dup2(null, STDOUT_FILENO);
     dup2(null, STDERR_FILENO);
   }
+  if (memory_bytes > 0) {
+    const double cap = address_space_in_use() + memory_bytes;
+    const rlimit limit{static_cast<rlim_t>(cap), static_cast<rlim_t>(cap)};
+    setrlimit(RLIMIT_AS, &limit);
+  }
   int status = 0;
   std::string message;
   try {
     step();
+  } catch (const std::bad_alloc&) {
+    status = kStepThrew;
+    message = "needed more than the " + format_bytes(memory_bytes) + " of memory left";
   } catch (const std::exception& e) {
     status = kStepThrew;
     message = e.what();
@@ -53,7 +65,7 @@ constexpr int kStepThrew = 3;
 
 }  // namespace
 
-IsolatedRun run_isolated(const std::function<void()>& step, double seconds) {
+IsolatedRun run_isolated(const std::function<void()>& step, double seconds, double memory_bytes) {
   int message[2];
   if (pipe(message) != 0) throw Error(with_reason("cannot open a pipe to a child process", errno));
   const pid_t child = fork();
@@ -65,7 +77,7 @@ IsolatedRun run_isolated(const std::function<void()>& step, double seconds) {
   }
   if (child == 0) {
     close(message[0]);
-    run_child(step, seconds, message[1]);
+    run_child(step, seconds, memory_bytes, message[1]);
   }
   close(message[1]);
   // Until the child's end closes (it exits, or its alarm kills it), then its status.

@@ -18,9 +18,12 @@ struct IsolatedRun {
   std::string detail;  // the message, "signal 11, Segmentation fault", "exit status 1"
 };
 
-// Runs `step` in a forked child with its output discarded, for at most `seconds`. The child ends
-// with _exit, so it never runs the parent's exit handlers or flushes its files; it must not use
-// MPI or OpenMP (a forked child has one thread).
-IsolatedRun run_isolated(const std::function<void()>& step, double seconds);
+// Runs `step` in a forked child with its output discarded, for at most `seconds` and, where
+// `memory_bytes` is positive, with at most that much more address space than the parent has in
+// use (so that a runaway step fails alone instead of waking the kernel's out-of-memory killer).
+// The child ends with _exit, so it never runs the parent's exit handlers or flushes its files; it
+// must not use MPI or OpenMP (a forked child has one thread).
+IsolatedRun run_isolated(const std::function<void()>& step, double seconds,
+                         double memory_bytes = 0);
 
 }  // namespace symgnn

@@ -393,7 +393,16 @@ std::vector<std::string> read_strings(const Location& at, const std::string& nam
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   std::vector<std::string> out;
   if (n <= 0) return out;
-  if (H5Tis_variable_str(file_type.get()) > 0) {
+  // String tables here are short (species symbols); a damaged file may declare any count and
+  // width (found by fuzzing: terabytes in a 15 kB file), so they are bounded before allocating.
+  const bool variable = H5Tis_variable_str(file_type.get()) > 0;
+  const double bytes = static_cast<double>(n) *
+                       static_cast<double>(variable ? sizeof(char*) : H5Tget_size(file_type.get()));
+  if (bytes > 64.0 * (1 << 20))
+    fail(at, name,
+         std::to_string(n) + " strings of " + format_bytes(bytes / static_cast<double>(n)) +
+             " each, more than the 64 MiB a string table may hold (the file is damaged)");
+  if (variable) {
     std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
     Handle type = string_type(H5T_VARIABLE, H5Tget_cset(file_type.get()));
     if (H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, at.xfer, ptrs.data()) < 0)

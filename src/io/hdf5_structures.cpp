@@ -1,11 +1,13 @@
 #include "io/hdf5_structures.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "core/error.hpp"
 #include "core/isolated.hpp"
+#include "core/memory.hpp"
 #include "core/text.hpp"
 #include "io/h5.hpp"
 
@@ -198,20 +200,23 @@ void check_in_child(const std::string& path, int ranks) {
   // A minute and a second for every 50 MB read: far more than a sound file takes.
   std::error_code size_error;
   const auto bytes = std::filesystem::file_size(path, size_error);
-  double seconds = 60 + (size_error ? 0.0 : static_cast<double>(bytes) / 50e6);
+  double seconds = std::ceil(60 + (size_error ? 0.0 : static_cast<double>(bytes) / 50e6));
   if (const char* env = std::getenv("SYMGNN_HDF5_CHECK")) {
     if (std::string(env) == "off") return;
-    if (!parse_double(env, seconds) || !(seconds > 0))
+    if (!parse_double(env, seconds) || !(seconds > 0) || seconds > 1e6)
       throw Error("SYMGNN_HDF5_CHECK='" + std::string(env) +
                   "': expected a positive number of seconds or off");
   }
+  // Three quarters of the memory left: a damaged size field made HDF5 take 24 GB and the kernel's
+  // out-of-memory killer end a process.
+  const double memory = 0.75 * memory_headroom().bytes;
   const IsolatedRun run = run_isolated(
       [&] {
         h5::SharedFile file;
         file.file = h5::open_file_readonly(path);
         read_blocks(path, file, 0, ranks);
       },
-      seconds);
+      seconds, std::isfinite(memory) ? memory : 0);
   using Outcome = IsolatedRun::Outcome;
   if (run.outcome == Outcome::kCrashed)
     throw Error(path + ": the HDF5 library crashed reading this file (" + run.detail +
