@@ -22,7 +22,7 @@ LABEL = {
     "length": "edge length",
     "k6-ema": "k = 6, EMA 0.99",
     "k6-cosine": "k = 6, cosine over the budget",
-    "k6-adamw": "k = 6, AdamW 0.1",
+    "k6-adamw": "k = 6, AdamW 0.05",
 }
 PROTOCOLS = ["train6", "train3"]
 THRESHOLDS = [0.45, 0.50, 0.55, 0.60]
