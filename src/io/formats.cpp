@@ -12,6 +12,7 @@
 #include "io/hdf5_structures.hpp"
 #include "io/lammps_data.hpp"
 #include "io/lammps_dump.hpp"
+#include "parallel/mpi_env.hpp"
 
 namespace symgnn {
 
@@ -128,15 +129,6 @@ void write_structures(const std::string& path, const std::vector<Structure>& fra
 
 namespace {
 
-// A process without MPI (a library user, a unit test) is rank 0 of 1.
-void rank_and_size(MPI_Comm comm, int* rank, int* ranks) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) return;
-  MPI_Comm_rank(comm, rank);
-  MPI_Comm_size(comm, ranks);
-}
-
 std::string mpi_error_text(int code) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
@@ -160,7 +152,7 @@ void write_at(MPI_File file, MPI_Offset offset, const std::string& text, const s
 void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlock>& blocks,
                          MPI_Comm comm) {
   int rank = 0, ranks = 1;
-  rank_and_size(comm, &rank, &ranks);
+  mpi::rank_and_size(comm, &rank, &ranks);
   MPI_File file;
   if (MPI_File_open(comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file) !=
       MPI_SUCCESS)
@@ -189,7 +181,7 @@ void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlo
 std::vector<StructureBlock> read_structure_blocks(const std::string& path,
                                                   const ReadOptions& options, MPI_Comm comm) {
   int rank = 0, ranks = 1;
-  rank_and_size(comm, &rank, &ranks);
+  mpi::rank_and_size(comm, &rank, &ranks);
   check_input_path(path);
   const Format f = options.format == Format::kAuto ? format_from_path(path) : options.format;
   std::vector<StructureBlock> blocks;
@@ -211,7 +203,7 @@ void write_structure_blocks(const std::string& path, const std::vector<Structure
                      " from many ranks is not supported (write extxyz or hdf5)");
   for (const auto& b : blocks) b.part.validate();
   int rank = 0, ranks = 1;
-  rank_and_size(comm, &rank, &ranks);
+  mpi::rank_and_size(comm, &rank, &ranks);
   // One temporary name for every rank, chosen by rank 0, which renames it once all have written.
   std::optional<AtomicFile> out;
   std::string temp;
@@ -219,10 +211,7 @@ void write_structure_blocks(const std::string& path, const std::vector<Structure
     out.emplace(path);
     temp = out->temp_path().string();
   }
-  auto length = static_cast<int>(temp.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
-  temp.resize(static_cast<std::size_t>(length));
-  MPI_Bcast(temp.data(), length, MPI_CHAR, 0, comm);
+  mpi::broadcast(temp, comm);
   try {
     if (f == Format::kHDF5)
       write_hdf5_structure_blocks(temp, blocks, comm);

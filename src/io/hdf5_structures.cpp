@@ -10,6 +10,7 @@
 #include "core/memory.hpp"
 #include "core/text.hpp"
 #include "io/h5.hpp"
+#include "parallel/mpi_env.hpp"
 
 namespace symgnn {
 
@@ -235,12 +236,8 @@ void check_in_child(const std::string& path, int ranks) {
 }  // namespace
 
 std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, MPI_Comm comm) {
-  int rank = 0, ranks = 1, initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) {
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &ranks);
-  }
+  int rank = 0, ranks = 1;
+  mpi::rank_and_size(comm, &rank, &ranks);
   // Every rank refuses a file the first rank's check refused, with its message.
   std::string failure;
   if (rank == 0) {
@@ -250,12 +247,7 @@ std::vector<StructureBlock> read_hdf5_structure_blocks(const std::string& path, 
       failure = e.what();
     }
   }
-  if (initialized && ranks > 1) {
-    auto length = static_cast<int>(failure.size());
-    MPI_Bcast(&length, 1, MPI_INT, 0, comm);
-    failure.resize(static_cast<std::size_t>(length));
-    MPI_Bcast(failure.data(), length, MPI_CHAR, 0, comm);
-  }
+  mpi::broadcast(failure, comm);
   if (!failure.empty()) throw Error(failure);
   return read_blocks(path, h5::open_shared_file_readonly(path, comm), rank, ranks);
 }

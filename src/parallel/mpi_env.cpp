@@ -66,6 +66,26 @@ void abort(int code) {
   std::exit(code);
 }
 
+void rank_and_size(MPI_Comm comm, int* rank, int* ranks) {
+  *rank = 0;
+  *ranks = 1;
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) return;
+  MPI_Comm_rank(comm, rank);
+  MPI_Comm_size(comm, ranks);
+}
+
+void broadcast(std::string& text, MPI_Comm comm) {
+  int rank = 0, ranks = 1;
+  rank_and_size(comm, &rank, &ranks);
+  if (ranks == 1) return;
+  auto length = static_cast<int>(text.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
+  text.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm);
+}
+
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];

@@ -33,6 +33,13 @@ MPI_Datatype datatype() {
   }
 }
 
+// This process's rank in `comm` and the number of ranks there; rank 0 of 1 in a process without
+// MPI (a library user, a unit test).
+void rank_and_size(MPI_Comm comm, int* rank, int* ranks);
+
+// Rank 0's `text` on every rank of `comm` (left as it is without MPI or with one rank).
+void broadcast(std::string& text, MPI_Comm comm);
+
 // Throws Error with the MPI error string when `rc` is not MPI_SUCCESS.
 void check(int rc, const char* what);
 
