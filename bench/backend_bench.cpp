@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/cpu/blas.hpp"
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
 #include "io/extxyz.hpp"
@@ -91,6 +92,7 @@ int run(int argc, char** argv) {
   cfg.symmetrization = Symmetrization::kFixed;
   SymGNN<float> model(cfg, make_backend<float>(device));
   std::printf("device      %s\n", model.backend().name().c_str());
+  std::printf("blas        %s\n", blas_description().c_str());
 
   // Training step over `copies` copies joined into one batch.
   const Graph g = graph_of(glass);
@@ -133,6 +135,7 @@ int run(int argc, char** argv) {
 }  // namespace symgnn
 
 int main(int argc, char** argv) {
+  symgnn::restart_with_wider_blas_kernels(argv);
   try {
     return symgnn::run(argc, argv);
   } catch (const symgnn::UsageError& e) {

@@ -19,6 +19,7 @@
 
 #include "backend/array.hpp"
 #include "backend/backend.hpp"
+#include "backend/cpu/blas.hpp"
 #include "backend/dual_array.hpp"
 #include "backend/gemm_mapping.hpp"
 #include "backend/kernels/dropout.hpp"
@@ -678,6 +679,19 @@ TEST(GemmMapping, ColumnMajorCallComputesTheRowMajorProduct) {
 }
 
 #endif  // SYMGNN_HAVE_OPENBLAS
+
+TEST(BlasCore, WiderKernelsAreAskedForOnlyInPlaceOfAnSseFallback) {
+  const CpuVectors avx512{true, true, true}, avx2{true, true, false}, avx{true, false, false},
+      sse{};
+  EXPECT_EQ(wider_blas_core("Prescott", avx512), "SkylakeX");
+  EXPECT_EQ(wider_blas_core("Prescott", avx2), "Haswell");
+  EXPECT_EQ(wider_blas_core("Nehalem", avx), "SandyBridge");
+  EXPECT_EQ(wider_blas_core("Barcelona", avx2), "Haswell");
+  EXPECT_EQ(wider_blas_core("Prescott", sse), "");  // the fallback is right for this CPU
+  // OpenBLAS's own choice of a vector core stands, even a narrower one than the CPU allows.
+  for (const char* core : {"Haswell", "SkylakeX", "Zen", "Sandybridge", "Cooperlake"})
+    EXPECT_EQ(wider_blas_core(core, avx512), "") << core;
+}
 
 TEST(Devices, NamesAreCheckedAndAMissingGpuIsAClearError) {
   EXPECT_EQ(make_backend<float>("cpu")->name(), "cpu");

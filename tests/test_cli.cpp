@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/cpu/blas.hpp"
 #include "io/formats.hpp"
 #include "util.hpp"
 
@@ -173,6 +174,34 @@ TEST(Cli, DevicesReportsTheCudaBackendState) {
   EXPECT_THAT(r.output, HasSubstr("cpu "));
   EXPECT_THAT(r.output, HasSubstr("cuda "));
   EXPECT_THAT(r.output, HasSubstr("kernels"));  // which BLAS kernels run here
+}
+
+// The blas line of `devices`: "blas        <OpenBLAS config>; <core> kernels...".
+std::string blas_core_of(const std::string& devices_output) {
+  const std::size_t line = devices_output.find("blas ");
+  const std::size_t end = devices_output.find(" kernels", line);
+  const std::size_t start = devices_output.rfind("; ", end);
+  if (line == std::string::npos || end == std::string::npos || start == std::string::npos ||
+      start < line)
+    return "";
+  return devices_output.substr(start + 2, end - start - 2);
+}
+
+TEST(Cli, OpenBlasSseFallbackIsReplacedByWiderKernelsUnlessTheUserChose) {
+#ifndef SYMGNN_HAVE_OPENBLAS
+  GTEST_SKIP() << "built without OpenBLAS";
+#endif
+  if (!cpu_vectors().avx) GTEST_SKIP() << "this CPU has no AVX: OpenBLAS's SSE kernels are right";
+  Result chosen = run("devices", "env -u OPENBLAS_CORETYPE -u SYMGNN_OPENBLAS_FALLBACK ");
+  ASSERT_EQ(chosen.status, 0) << chosen.output;
+  const std::string core = blas_core_of(chosen.output);
+  ASSERT_FALSE(core.empty()) << chosen.output;
+  EXPECT_EQ(wider_blas_core(core, cpu_vectors()), "") << chosen.output;
+  // An explicit OPENBLAS_CORETYPE stands, even a slow one.
+  Result forced = run("devices", "env -u SYMGNN_OPENBLAS_FALLBACK OPENBLAS_CORETYPE=Prescott ");
+  ASSERT_EQ(forced.status, 0) << forced.output;
+  EXPECT_EQ(blas_core_of(forced.output), "Prescott") << forced.output;
+  EXPECT_THAT(forced.output, Not(HasSubstr("set at start-up")));
 }
 
 TEST(Cli, DeviceNamesAreCheckedAndAMissingGpuIsAClearError) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/blas.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/memory.hpp"
@@ -83,6 +84,7 @@ int run_command(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  symgnn::restart_with_wider_blas_kernels(argv);
   symgnn::keep_freed_memory();
   symgnn::mpi::init(&argc, &argv);
   // Rank 0 speaks for the job; the others print only errors.

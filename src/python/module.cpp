@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "backend/cpu/blas.hpp"
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
 #include "io/formats.hpp"
@@ -155,6 +156,11 @@ PYBIND11_MODULE(_symgnn, m) {
   // from: symgnn.UsageError is a ValueError, symgnn.Error a RuntimeError.
   py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
   py::register_exception<UsageError>(m, "UsageError", PyExc_ValueError);
+
+  // A Python process cannot be restarted as symgnn-dist restarts itself: the package warns.
+  m.def("blas_kernels", &blas_description, "the BLAS library and the kernels it runs here");
+  m.def("blas_core_to_request", &blas_core_to_request,
+        "the OPENBLAS_CORETYPE with wider kernels than OpenBLAS chose on this CPU ('' if none)");
 
   py::class_<Model>(m, "Model")
       .def(py::init<const std::vector<std::string>&, const std::string&, int, std::optional<int>,

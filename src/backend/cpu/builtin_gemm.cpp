@@ -9,6 +9,13 @@ std::string blas_description() {
   return "built-in reference GEMM (a SYMGNN_BACKEND_ONLY build)";
 }
 
+// No OpenBLAS here to choose kernels for.
+std::string blas_core_to_request() {
+  return {};
+}
+
+void restart_with_wider_blas_kernels(char** /*argv*/) {}
+
 template <typename T>
 void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,

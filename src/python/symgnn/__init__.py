@@ -12,6 +12,18 @@ the library's structures and back.
 from . import _symgnn
 from ._symgnn import Error, UsageError, __version__
 
+# OpenBLAS chooses its kernels once, when it loads; on CPUs newer than it knows it falls back to
+# SSE kernels (docs/performance.md): say how to start Python with the wider ones.
+if _symgnn.blas_core_to_request():
+    import warnings
+
+    warnings.warn(
+        f"OpenBLAS runs slow fallback kernels on this CPU ({_symgnn.blas_kernels()}); start Python "
+        f"with OPENBLAS_CORETYPE={_symgnn.blas_core_to_request()} for faster predictions",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
 # Raised by the library: UsageError (a ValueError) for a bad argument or option, Error (a
 # RuntimeError) for a bad file or a failure; both carry the library's message.
 Error.__module__ = UsageError.__module__ = __name__
