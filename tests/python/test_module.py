@@ -5,10 +5,19 @@ Usage: test_module.py SYMGNN_DIST REPO_DIR WORK_DIR, with the module on PYTHONPA
 Exits 77 (ctest: skipped) when ASE is missing.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
 import unittest
+
+# Equal numbers need equal BLAS kernels: symgnn-dist restarts itself with wider kernels where
+# OpenBLAS falls back to SSE ones (docs/building.md), and OpenBLAS chooses once, when it loads
+# (numpy may load it first), so this process takes the command line's choice before any import.
+_devices = subprocess.run([sys.argv[1], "devices"], capture_output=True, text=True).stdout
+_kernels = re.search(r"^blas .*; (\S+) kernels", _devices, re.MULTILINE)
+if _kernels:
+    os.environ["OPENBLAS_CORETYPE"] = _kernels.group(1)
 
 try:
     import ase
