@@ -8,7 +8,7 @@
 # usage: tools/published_run.sh [MINUTES]     (this piece's wall-time budget; 0: to the end)
 # env:   PUBLISHED_RUN (out/published), PUBLISHED_STATE (docs/published-run), PUBLISHED_THREADS
 #        (0: all cores), PUBLISHED_RANKS (1; N > 1: N data-parallel MPI ranks of PUBLISHED_THREADS
-#        threads each, `--groups N`: the same full-batch step to round-off, and on two cores faster
+#        threads each, `--groups N`: the same full-batch step to round-off, and on two cores a fifth faster
 #        than one process of two threads), SYMGNN_BIN, SYMGNN_DATA
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
