@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Issue 14, part 4: the published recipe (configs/symgnn-cuzr-paper.ini: full batch, AMSGrad 1e-4,
 # clip 0.1, fixed transforms, evaluation every 10 epochs, patience 1000 epochs) on train0-5,
-# validated on train6, to its own stopping rule: about 3,000-4,000 epochs, 6-8 hours on two
-# cores, so it runs in pieces. Each piece resumes bitwise from the last checkpoint (--restart auto)
-# and, when it ends, copies the run's restart state (last.h5, best.h5, curve.csv, train.log) to
-# STATE_DIR, which is committed: out/ does not outlive a development machine, the repository does.
+# validated on train6, to its own stopping rule: several thousand epochs at 5.5-7 s each on two
+# cores, so it runs in pieces. Each piece resumes from the last checkpoint (--restart auto):
+# bitwise on the same layout, to round-off on another (ranks, threads). When it ends it copies
+# the run's restart state (last.h5, best.h5, curve.csv, train.log) to PUBLISHED_STATE, which is
+# committed: out/ does not outlive a development machine, the repository does.
 # usage: tools/published_run.sh [MINUTES]     (this piece's wall-time budget; 0: to the end)
 # env:   PUBLISHED_RUN (out/published), PUBLISHED_STATE (docs/published-run), PUBLISHED_THREADS
 #        (0: all cores), PUBLISHED_RANKS (1; N > 1: N data-parallel MPI ranks of PUBLISHED_THREADS
-#        threads each, `--groups N`: the same full-batch step to round-off, and on two cores a fifth faster
-#        than one process of two threads), SYMGNN_BIN, SYMGNN_DATA
+#        threads each, `--groups N`: the same full-batch step to round-off, and on two cores a
+#        fifth faster than one process of two threads), SYMGNN_BIN, SYMGNN_DATA
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 run=${PUBLISHED_RUN:-$repo/out/published}

@@ -14,12 +14,13 @@ from ._symgnn import Error, UsageError, __version__
 
 # OpenBLAS chooses its kernels once, when it loads; on CPUs newer than it knows it falls back to
 # SSE kernels (docs/performance.md): say how to start Python with the wider ones.
-if _symgnn.blas_core_to_request():
+_core = _symgnn.blas_core_to_request()
+if _core:
     import warnings
 
     warnings.warn(
         f"OpenBLAS runs slow fallback kernels on this CPU ({_symgnn.blas_kernels()}); start Python "
-        f"with OPENBLAS_CORETYPE={_symgnn.blas_core_to_request()} for faster predictions",
+        f"with OPENBLAS_CORETYPE={_core} for faster predictions",
         RuntimeWarning,
         stacklevel=2,
     )
