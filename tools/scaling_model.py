@@ -14,7 +14,7 @@ LAYER_HEADS = (8, 4, 2, 1)  # the published model: EGAT heads per layer
 DIM = 32                    # embedding width: a halo row is DIM float32
 CUTOFF = 5.0                # Å: each layer's ghosts lie within one cutoff of the subdomain
 DENSITY = 0.0631            # atoms / Å^3 (the glass, measured)
-GRADIENT_BYTES = 820e3      # the flat gradient buffer (the model's parameters, float32)
+GRADIENT_BYTES = 410e3      # the flat gradient buffer: 102,385 float32 parameters
 BN_SUMS = 43                # whole-batch BatchNorm and moment sums per training step
 MEMORY_PER_ATOM = 85e3      # bytes per atom in a training step (measured, docs/performance.md)
 

@@ -137,7 +137,7 @@ void add_model_options(po::options_description& d) {
       "species", po::value<std::string>()->default_value("Cu Zr"),
       "species the model knows, in index order")(
       "symmetrization", po::value<std::string>()->default_value("vonmises"),
-      "vonmises (paper), uniform, fixed (published code), none, length")(
+      "vonmises (paper), uniform, fixed (published code), augment (3 fixed), none, length")(
       "transforms", po::value<int>()->default_value(2),
       "k, transforms summed per step (vonmises, uniform)")(
       "eval-transforms", po::value<int>()->default_value(16),
