@@ -232,6 +232,16 @@ TEST(Cli, AnUnknownStandardisationIsAUsageErrorListingTheChoices) {
   EXPECT_THAT(r.output, HasSubstr("'train', 'per-structure' or 'published', not 'glass'"));
 }
 
+TEST(Cli, HeadCountsOutOfRangeAreUsageErrorsNamingTheValue) {
+  // 2^32 + 1 once wrapped to 1 and trained a one-head layer.
+  for (const char* heads : {"4294967297 1", "8 0", "8 x"}) {
+    Result r =
+        run(std::string("train --heads '") + heads + "' --train " + kSample + " --val " + kSample);
+    EXPECT_EQ(r.status, 2) << heads << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("--heads: expected integers from 1 to 1024, got '")) << heads;
+  }
+}
+
 // A restart continues its checkpoint's model: a model option given with another value is refused
 // before anything is read or written, naming the option and both values; the same values go on.
 TEST(Cli, ARestartRefusesModelOptionsThatContradictItsCheckpoint) {

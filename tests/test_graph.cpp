@@ -177,6 +177,12 @@ TEST(NeighborGraph, RefusesBadCutoffAndDegenerateCells) {
               build_graph(Cell::orthogonal(10, 10, 10), {true, true, true}, r, opt);
             }).find("cutoff must be a positive number"),
             std::string::npos);
+  // 0.3 Å thin along z: a 5 Å cutoff reaches 17 images, more than an edge's identity can hold.
+  const std::string thin = test::error_message([&] {
+    build_graph(Cell::orthogonal(10, 10, 0.3), {true, true, true}, {0, 0, 0.1}, {});
+  });
+  EXPECT_NE(thin.find("more than 15 periodic images along lattice vector 3"), std::string::npos)
+      << thin;
   Cell flat = Cell::orthogonal(10, 10, 10);
   flat.h[8] = 0;
   EXPECT_NE(test::error_message([&] {

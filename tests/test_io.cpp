@@ -95,6 +95,8 @@ TEST(ExtXYZ, RefusesBadFilesWithFileLineAndExpectation) {
       {"nan_label.extxyz", ":3:", "field 'energy_barrier': expected a finite number, got 'nan'"},
       {"inf_position.extxyz", ":4:", "expected a finite number, got 'inf'"},
       {"unknown_species.extxyz", ":4:", "unknown species 'Xx'"},
+      // 2^32 + 29: refused, not narrowed to 29 (Cu).
+      {"atomic_number_overflow.extxyz", ":4:", "4294967325 is not an atomic number (1-118)"},
       {"degenerate_cell.extxyz", ":2:", "Lattice is degenerate"},
       {"short_lattice.extxyz", ":2:", "expected 9"},
       {"extra_column.extxyz", ":3:", "has 5 fields, expected 4 (species pos[3])"},
@@ -302,6 +304,13 @@ TEST(Structure, ReplicateRepeatsCellsAtomsAndLabels) {
   EXPECT_EQ(r.require_property("eb").values[11], 1.5);
   std::set<std::int64_t> unique(r.ids.begin(), r.ids.end());
   EXPECT_EQ(unique.size(), r.size());
+  // Ids from 0, and negative ids, stay unique too.
+  for (std::int64_t first : {0, -7}) {
+    auto shifted = s;
+    shifted.ids = {first, first + 1};
+    Structure rs = replicate(shifted, {2, 3, 1});
+    EXPECT_EQ(std::set<std::int64_t>(rs.ids.begin(), rs.ids.end()).size(), rs.size()) << first;
+  }
   auto slab = s;
   slab.pbc[2] = false;
   EXPECT_THAT(test::error_message([&] { replicate(slab, {1, 1, 2}); }), HasSubstr("not periodic"));
@@ -353,7 +362,7 @@ TEST(NeighborGraph, OverlappingAtomsAreRefusedNamingThem) {
       test::error_message([&] { build_graph(s.cell, s.pbc, s.positions, opt); });
   EXPECT_THAT(msg, HasSubstr("atoms 1 at (1.0000, 2.0000, 3.0000) and 3 at (1.0000, 2.0000, "
                              "3.0100) (in input order) are 0.0100 Å apart: overlapping atoms "
-                             "(closer than 0.10 Å)"));
+                             "(closer than 0.1 Å)"));
 }
 
 TEST(Structure, ATypeMapGivingOneTypeTwiceIsRefused) {

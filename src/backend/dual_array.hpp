@@ -7,7 +7,6 @@
 // side is next written.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "backend/array.hpp"

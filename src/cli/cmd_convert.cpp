@@ -1,6 +1,5 @@
 // `symgnn-dist convert`: between extxyz, LAMMPS dump/data and HDF5; optionally replicated.
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
@@ -165,8 +164,6 @@ int run(const po::variables_map& vm) {
   cfg.size_coef = vm["size-coef"].as<double>();
   cfg.entropy_coef = vm["entropy-coef"].as<double>();
   cfg.seed = vm["seed"].as<std::uint64_t>();
-  if (cfg.steps < 1) throw UsageError("explain: --steps must be at least 1");
-  if (!(cfg.lr > 0)) throw UsageError("explain: --lr must be positive");
   const std::string model_path = vm["model"].as<std::string>();
   const std::string path = vm["structure"].as<std::string>();
   const std::string out_dir = vm["out"].as<std::string>();
@@ -303,10 +300,7 @@ int run(const po::variables_map& vm) {
     importance[static_cast<std::size_t>(e.dst)] += e.weight;
   }
   Structure& out = loaded.blocks[0].part;
-  out.properties.erase(std::remove_if(out.properties.begin(), out.properties.end(),
-                                      [](const AtomProperty& a) { return a.name == "importance"; }),
-                       out.properties.end());
-  out.properties.push_back({"importance", 1, false, importance, {}});
+  out.set_property({"importance", 1, false, importance, {}});
   write_structure_blocks(stem + ".explain.extxyz", loaded.blocks, Format::kExtXYZ, MPI_COMM_SELF);
   std::printf("wrote %s.explain.h5 (edge weights) and %s.explain.extxyz (importance)\n",
               stem.c_str(), stem.c_str());

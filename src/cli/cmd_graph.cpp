@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"

@@ -56,12 +56,9 @@ void check_distinct_outputs(const std::vector<std::string>& inputs, std::size_t 
   }
 }
 
+// The model regresses barriers in the labels' units, eV for ARTn barriers.
 void put_column(Structure& s, const std::string& name, std::vector<double> values) {
-  s.properties.erase(std::remove_if(s.properties.begin(), s.properties.end(),
-                                    [&](const AtomProperty& a) { return a.name == name; }),
-                     s.properties.end());
-  // The model regresses barriers in the labels' units, eV for ARTn barriers.
-  s.properties.push_back({name, 1, false, std::move(values), "eV"});
+  s.set_property({name, 1, false, std::move(values), "eV"});
 }
 
 // Pearson, MAE and RMSE of `p` against the labels of this rank's block of a structure.

@@ -22,8 +22,9 @@ std::vector<int> parse_ints(const std::string& text, const char* what) {
   std::string tok;
   while (in >> tok) {
     std::int64_t x;
-    if (!parse_int64(tok, x))
-      throw UsageError(std::string(what) + ": expected integers, got '" + text + "'");
+    if (!parse_int64(tok, x) || x < 1 || x > 1024)
+      throw UsageError(std::string(what) + ": expected integers from 1 to 1024, got '" + tok +
+                       "' in '" + text + "'");
     v.push_back(static_cast<int>(x));
   }
   return v;
@@ -98,7 +99,6 @@ int run(const po::variables_map& vm) {
   o.lr_min = vm["lr-min"].as<double>();
   o.adam.weight_decay = vm["weight-decay"].as<double>();
   o.adam.ema_decay = vm["ema"].as<double>();
-  if (o.batch_graphs < 0) throw UsageError("--batch-graphs must be 0 (full batch) or positive");
   o.seed = vm["seed"].as<std::uint64_t>();
   o.out_dir = vm["out"].as<std::string>();
   o.restart = vm["restart"].as<std::string>();
@@ -111,8 +111,6 @@ int run(const po::variables_map& vm) {
   o.refresh_batchnorm = vm["refresh-bn"].as<bool>();
   o.grid = vm["grid"].as<std::string>();
   o.device = vm["device"].as<std::string>();
-  if (o.epochs < 1 || o.eval_every < 1)
-    throw UsageError("--epochs and --eval-every must be positive");
   if (int t = vm["threads"].as<int>(); t > 0) omp_set_num_threads(t);
   o.options_text = options_text(vm);
   // OUT/curve.png at every evaluation (dropped while the previous one is still drawn) and at

@@ -46,7 +46,6 @@ const std::set<std::string>& known_option_names() {
   return names;
 }
 
-// Reads key = value lines; [section] headers only group keys for the reader.
 // Boost.Program_options formats its error messages by replacing placeholders such as %value% with
 // the option's text, again and again while one is left: a value that holds a placeholder itself
 // loops for ever (found by fuzzing the configuration). Such text is refused before Boost sees it.
@@ -62,6 +61,7 @@ std::string placeholder_in(std::string_view text) {
   return "";
 }
 
+// Reads key = value lines; [section] headers only group keys for the reader.
 po::parsed_options parse_config(const std::string& path, const po::options_description& desc) {
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": cannot open the configuration file");
@@ -141,7 +141,7 @@ const std::vector<Range>& option_ranges() {
       {"weight-decay", 0, false, inf, true, "0 (none) or more"},
       {"ema", 0, false, 1, true, "0 (none) up to, not including, 1"},
       {"dropout", 0, false, 1, true, "a probability from 0 up to, not including, 1"},
-      {"epochs", 0, false, inf, true, "0 or more epochs"},
+      {"epochs", 1, false, inf, true, "at least 1 epoch"},
       {"eval-every", 1, false, inf, true, "at least 1 epoch"},
       {"patience", 0, false, inf, true, "0 or more epochs"},
       {"checkpoint-every", 0, false, inf, true, "0 (only at the end) or more epochs"},
@@ -150,7 +150,7 @@ const std::vector<Range>& option_ranges() {
       {"dim", 1, false, inf, true, "at least 1"},
       {"decoder-layers", 1, false, inf, true, "at least 1"},
       {"transforms", 1, false, inf, true, "at least 1 transform"},
-      {"eval-transforms", -1, false, inf, true, "-1 (the default) or at least 0"},
+      {"eval-transforms", -1, false, inf, true, "-1 (the command's default set) or at least 0"},
       {"frames", 1, false, inf, true, "at least 1 frame"},
       {"frame", -1, false, inf, true, "-1 (all frames) or a frame number from 0"},
       {"groups", 1, false, inf, true, "at least 1 group"},

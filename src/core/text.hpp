@@ -16,7 +16,6 @@ class TextFile {
 
   // Advances to the next line (without its line ending); false at the end of the file.
   bool next_line(std::string_view& line);
-  bool at_end() const { return pos_ >= data_.size(); }
   std::size_t bytes_left() const { return pos_ < data_.size() ? data_.size() - pos_ : 0; }
   std::size_t line_number() const { return line_; }
   const std::string& path() const { return path_; }

@@ -3,7 +3,6 @@
 // vec[e] = r_dst - (r_src + image[e] · h), the displacement to the periodic image of the source.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -22,7 +21,11 @@ struct Image {
   }
 };
 
-// A 15-bit code of an image (each component in [-15, 15]), part of an edge's identity.
+// The largest image component a graph holds: image_code packs each into 5 bits.
+inline constexpr int kMaxImage = 15;
+
+// A 15-bit code of an image (each component in [-kMaxImage, kMaxImage]), part of an edge's
+// identity.
 inline std::uint16_t image_code(const Image& n) {
   return static_cast<std::uint16_t>((n.a + 16) | ((n.b + 16) << 5) | ((n.c + 16) << 10));
 }

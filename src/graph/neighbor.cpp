@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
-#include <memory>
 #include <string>
 
 #include "core/error.hpp"
@@ -243,10 +242,11 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     binw[k] = ext / static_cast<double>(nb[k]) * (1 + 1e-12);  // keeps the largest f inside
     const double perp = widths[k] * binw[k];
     const double reach = std::ceil(rc / perp);  // bins; in double, as above
-    if (pbc[k] && std::floor(reach / static_cast<double>(nb[k])) + 1 > 127)
+    // An edge's identity (dropout masks, explanations) holds its image in [-15, 15] (image_code).
+    if (pbc[k] && std::floor(reach / static_cast<double>(nb[k])) + 1 > kMaxImage)
       throw Error("neighbour graph: the cell is too thin for a cutoff of " + std::to_string(rc) +
-                  " Å (more than 127 periodic images along lattice vector " +
-                  std::to_string(k + 1) + ")");
+                  " Å (more than " + std::to_string(kMaxImage) +
+                  " periodic images along lattice vector " + std::to_string(k + 1) + ")");
     m[k] = pbc[k] ? static_cast<std::int64_t>(reach)
                   : static_cast<std::int64_t>(std::min(reach, static_cast<double>(nb[k] - 1)));
   }
@@ -429,9 +429,10 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     const float* v = &g.vec[3 * e];
     char d[32];
     std::snprintf(d, sizeof d, "%.4f", std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
-    throw Error("neighbour graph: atoms " + atom(g.src[e]) + " and " + atom(g.dst[e]) +
-                " (in input order) are " + d + " Å apart: overlapping atoms (closer than " +
-                std::to_string(options.min_distance).substr(0, 4) + " Å)");
+    std::string msg = "neighbour graph: atoms " + atom(g.src[e]) + " and " + atom(g.dst[e]) +
+                      " (in input order) are " + d + " Å apart: overlapping atoms (closer than ";
+    append_double(msg, options.min_distance);
+    throw Error(msg + " Å)");
   }
   return g;
 }

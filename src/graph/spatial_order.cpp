@@ -1,7 +1,6 @@
 #include "graph/spatial_order.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
 namespace symgnn {

@@ -22,8 +22,8 @@ bool is_element_symbol(std::string_view symbol) {
   return false;
 }
 
-std::string_view element_symbol(int z) {
-  if (z < 1 || z >= static_cast<int>(kSymbols.size())) return {};
+std::string_view element_symbol(std::int64_t z) {
+  if (z < 1 || z >= static_cast<std::int64_t>(kSymbols.size())) return {};
   return kSymbols[static_cast<std::size_t>(z)];
 }
 

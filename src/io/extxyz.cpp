@@ -238,7 +238,7 @@ std::vector<Structure> read_extxyz(const std::string& path) {
           }
           case Column::kAtomicNumber: {
             std::int64_t z = field_int64(f, tok[t], c.name);
-            std::string_view sym = element_symbol(static_cast<int>(z));
+            std::string_view sym = element_symbol(z);
             if (sym.empty())
               f.fail("field 'Z': " + std::to_string(z) + " is not an atomic number (1-118)");
             s.species[i] = s.species_code(std::string(sym));

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <optional>
 
 #include "core/atomic_file.hpp"
@@ -129,13 +128,6 @@ void write_structures(const std::string& path, const std::vector<Structure>& fra
 
 namespace {
 
-std::string mpi_error_text(int code) {
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  return std::string(text, static_cast<std::size_t>(length));
-}
-
 // Writes `text` at `offset` of an MPI-IO file, in pieces that fit an int count.
 void write_at(MPI_File file, MPI_Offset offset, const std::string& text, const std::string& path) {
   constexpr std::size_t kPiece = std::size_t{1} << 30;
@@ -144,7 +136,7 @@ void write_at(MPI_File file, MPI_Offset offset, const std::string& text, const s
     if (const int code = MPI_File_write_at(file, offset + static_cast<MPI_Offset>(done),
                                            text.data() + done, n, MPI_CHAR, MPI_STATUS_IGNORE);
         code != MPI_SUCCESS)
-      throw Error(path + ": write failed (" + mpi_error_text(code) + ")");
+      throw Error(path + ": write failed (" + mpi::error_text(code) + ")");
   }
 }
 
@@ -154,10 +146,14 @@ void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlo
   int rank = 0, ranks = 1;
   mpi::rank_and_size(comm, &rank, &ranks);
   MPI_File file;
-  if (MPI_File_open(comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &file) !=
-      MPI_SUCCESS)
-    throw Error(path + ": cannot create");
-  MPI_File_set_size(file, 0);
+  if (const int code = MPI_File_open(comm, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY,
+                                     MPI_INFO_NULL, &file);
+      code != MPI_SUCCESS)
+    throw Error(path + ": cannot create (" + mpi::error_text(code) + ")");
+  if (const int code = MPI_File_set_size(file, 0); code != MPI_SUCCESS) {
+    MPI_File_close(&file);
+    throw Error(path + ": cannot truncate (" + mpi::error_text(code) + ")");
+  }
   std::int64_t frame_start = 0;
   for (const StructureBlock& b : blocks) {
     std::string text;
@@ -173,7 +169,7 @@ void write_extxyz_blocks(const std::string& path, const std::vector<StructureBlo
   const int synced = MPI_File_sync(file), closed = MPI_File_close(&file);
   if (synced != MPI_SUCCESS || closed != MPI_SUCCESS)
     throw Error(path + ": write failed (" +
-                mpi_error_text(synced != MPI_SUCCESS ? synced : closed) + ")");
+                mpi::error_text(synced != MPI_SUCCESS ? synced : closed) + ")");
 }
 
 }  // namespace

@@ -46,10 +46,6 @@ template <>
 hid_t native_type<std::uint8_t>() {
   return H5T_NATIVE_UINT8;
 }
-template <>
-hid_t native_type<std::uint64_t>() {
-  return H5T_NATIVE_UINT64;
-}
 
 // UTF-8 strings of `size` bytes, or of variable length (H5T_VARIABLE). We write fixed-length
 // strings only: variable-length ones live in the file's global heap, and HDF5 1.10 crashes or
@@ -260,10 +256,8 @@ struct Rows {
     if (dims.empty()) return;  // a scalar: H5S_ALL
     file = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     std::vector<hsize_t> start(dims.size(), 0), block = dims;
-    if (!dims.empty()) {
-      start[0] = first;
-      block[0] = count;
-    }
+    start[0] = first;
+    block[0] = count;
     memory =
         Handle(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose);
     if (count == 0) {  // a rank with no rows still takes part in a collective transfer
@@ -362,7 +356,6 @@ SYMGNN_H5_INSTANTIATE(float)
 SYMGNN_H5_INSTANTIATE(std::int32_t)
 SYMGNN_H5_INSTANTIATE(std::int64_t)
 SYMGNN_H5_INSTANTIATE(std::uint8_t)
-SYMGNN_H5_INSTANTIATE(std::uint64_t)
 #undef SYMGNN_H5_INSTANTIATE
 
 void write_strings(const Location& at, const std::string& name, const std::vector<std::string>& v) {

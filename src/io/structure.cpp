@@ -24,6 +24,11 @@ const AtomProperty& Structure::require_property(const std::string& name) const {
               (have.empty() ? std::string("none besides species, positions, ids") : have) + ")");
 }
 
+void Structure::set_property(AtomProperty column) {
+  std::erase_if(properties, [&](const AtomProperty& a) { return a.name == column.name; });
+  properties.push_back(std::move(column));
+}
+
 std::int32_t Structure::species_code(const std::string& symbol) {
   auto it = std::find(species_names.begin(), species_names.end(), symbol);
   if (it != species_names.end()) return static_cast<std::int32_t>(it - species_names.begin());
@@ -122,8 +127,12 @@ Structure replicate(const Structure& s, std::array<int, 3> n) {
   }
   const std::size_t atoms = s.size();
   const std::size_t copies = static_cast<std::size_t>(n[0]) * n[1] * n[2];
+  // The span of the ids, so that copies never overlap whatever the first id (0, 1 or negative).
   std::int64_t id_stride = 0;
-  for (auto id : s.ids) id_stride = std::max(id_stride, id);
+  if (atoms > 0) {
+    const auto [lo, hi] = std::minmax_element(s.ids.begin(), s.ids.end());
+    id_stride = *hi - *lo + 1;
+  }
 
   Structure r;
   r.source = s.source + " replicated " + std::to_string(n[0]) + "x" + std::to_string(n[1]) + "x" +

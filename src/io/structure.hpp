@@ -39,6 +39,8 @@ struct Structure {
   AtomProperty& require_property(const std::string& name) {
     return const_cast<AtomProperty&>(std::as_const(*this).require_property(name));
   }
+  // Adds the column, replacing one of the same name (a prediction written over an input's).
+  void set_property(AtomProperty column);
   // Index of `symbol` in species_names, appending it if new.
   std::int32_t species_code(const std::string& symbol);
   // Throws Error (naming `source`) on inconsistent sizes, degenerate cells, non-finite numbers.
@@ -62,7 +64,8 @@ int block_rank(std::int64_t n, std::int64_t i, int ranks);
 StructureBlock block_of(Structure s, int rank, int ranks);
 
 // The structure repeated nx × ny × nz times along its lattice vectors (periodic directions only).
-// Atom ids of copy c (0-based, x fastest) become id + c · (max id), so they stay unique.
+// Atom ids of copy c (0-based, x fastest) become id + c · (max id − min id + 1), so they stay
+// unique; ids 1..N become 1..N·copies.
 Structure replicate(const Structure& s, std::array<int, 3> n);
 
 // Maps LAMMPS numeric atom types (1-based) to chemical symbols, from "Cu Zr" or "1=Cu,2=Zr".

@@ -1,6 +1,7 @@
 #include "model/batch.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.hpp"
 #include "graph/spatial_order.hpp"
@@ -62,6 +63,9 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
     b.num_nodes += graphs[s]->num_atoms;
     b.num_edges += graphs[s]->num_edges();
   }
+  // Node indices (src, dst) are int32; refused before anything that size is allocated.
+  if (b.num_nodes > std::numeric_limits<std::int32_t>::max())
+    throw Error("make_batch: more than 2^31 - 1 atoms in one batch");
   const auto n = static_cast<std::size_t>(b.num_nodes);
   const auto m = static_cast<std::size_t>(b.num_edges);
   b.offsets.resize(n + 1);
@@ -72,7 +76,6 @@ GraphBatch make_batch(const std::vector<const Structure*>& structures,
   b.node_id.resize(n);
   b.edge_key.resize(m);
   b.edge_image.resize(m);
-  if (n > (std::size_t{1} << 32)) throw Error("make_batch: more than 2^32 atoms in one batch");
   if (!label.empty()) b.label.resize(n);
   std::int64_t node0 = 0, edge0 = 0;
   b.offsets[0] = 0;

@@ -51,9 +51,6 @@ void build_transpose(GraphBatch& b);
 // The prefix of the first `nodes` destinations' incoming edges.
 LayerPrefix layer_prefix(const GraphBatch& b, std::int64_t nodes);
 
-// Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
-// symbol is an Error naming the structure); `label` names the per-atom label column, or "" for
-// none (a missing column is an Error). node_id numbers atoms across the batch, in input order.
 // Model species index of each of a structure's species (Error naming the structure and the
 // known species for one the model does not know).
 std::vector<std::int32_t> species_codes(const Structure& st,
@@ -64,6 +61,9 @@ inline std::uint64_t edge_key(std::int64_t dst_id, std::int64_t src_id) {
   return (static_cast<std::uint64_t>(dst_id) << 32) | static_cast<std::uint64_t>(src_id);
 }
 
+// Joins structures and their graphs. `species_names` maps symbols to model indices (an unknown
+// symbol is an Error naming the structure); `label` names the per-atom label column, or "" for
+// none (a missing column is an Error). node_id numbers atoms across the batch, in input order.
 GraphBatch make_batch(const std::vector<const Structure*>& structures,
                       const std::vector<const Graph*>& graphs,
                       const std::vector<std::string>& species_names, const std::string& label);

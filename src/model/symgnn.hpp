@@ -29,7 +29,7 @@ struct ModelConfig {
   double dropout = 0.25;
   std::vector<std::string> species = {"Cu", "Zr"};
   Symmetrization symmetrization = Symmetrization::kFixed;
-  int transforms = 2;  // k in training (fixed: 2, none: 1, length: 0)
+  int transforms = 2;  // k in training (fixed: 2, augment: 3, none: 1, length: 0)
   // Standardisation of the label: y' = (y - mean) / std.
   double label_mean = 1.6346, label_std = 0.3104;
 

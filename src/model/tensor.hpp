@@ -1,4 +1,6 @@
-// Tensor<T>: a row-major matrix (rows x cols) in a Buffer, the one array type of the engine.
+// Tensor<T>: a row-major matrix (rows x cols) in a host Buffer: the model's host-side data
+// (predictions, edge weights and their gradients, saved statistics); the activations live in
+// backend Arrays (backend/array.hpp).
 // Rows are atoms or edges (edge-major, grouped by destination), columns are features.
 #pragma once
 

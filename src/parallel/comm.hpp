@@ -45,7 +45,6 @@ class Comm final : public Exchange {
   // slower neighbours (the part of load imbalance that shows here) and, on a GPU, for the work
   // queued before an exchange.
   double seconds() const { return seconds_; }
-  std::int64_t ghosts_sent() const { return static_cast<std::int64_t>(send_rows_.size()); }
   int neighbours() const { return static_cast<int>(peers_.size()); }
   // How the last exchange moved its rows: "direct" (host memory, or CUDA-aware MPI on device
   // pointers) or "staged" (through a pinned host buffer).

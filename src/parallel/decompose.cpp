@@ -102,7 +102,7 @@ void send_ghosts(const Split& sp, std::int32_t structure, int sub, int base, dou
       hi[k] = domain.hi(q, k) + r;
       nmin[k] = static_cast<int>(std::floor(lo[k])) - 1;
       nmax[k] = static_cast<int>(std::ceil(hi[k])) + 1;
-      if (nmax[k] > 15 || nmin[k] < -15)
+      if (nmax[k] > kMaxImage || nmin[k] < -kMaxImage)
         throw UsageError(sp.block->part.source +
                          ": the cutoff reaches more than 15 boxes away; the box is too thin");
     }

@@ -45,7 +45,7 @@ ProcGrid choose_grid(int ranks, const Cell& cell) {
 }
 
 Domain::Domain(const Cell& cell, const std::array<bool, 3>& pbc, const ProcGrid& grid)
-    : cell_(cell), grid_(grid), widths_(cell.perpendicular_widths()) {
+    : grid_(grid), widths_(cell.perpendicular_widths()) {
   if (!pbc[0] || !pbc[1] || !pbc[2] || cell.is_degenerate())
     throw UsageError(
         "a structure split over ranks needs a box periodic in all three directions "

@@ -27,7 +27,6 @@ class Domain {
   // Throws UsageError unless the box is periodic in all three directions (a split needs it).
   Domain(const Cell& cell, const std::array<bool, 3>& pbc, const ProcGrid& grid);
 
-  const Cell& cell() const { return cell_; }
   const ProcGrid& grid() const { return grid_; }
   // The subdomain (index within the grid) holding a wrapped fractional position.
   int owner(const double* frac) const;
@@ -39,7 +38,6 @@ class Domain {
 
  private:
   std::array<int, 3> coords(int index) const;
-  Cell cell_;
   ProcGrid grid_;
   std::array<double, 3> widths_;
 };

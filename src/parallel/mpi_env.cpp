@@ -86,13 +86,15 @@ void broadcast(std::string& text, MPI_Comm comm) {
   MPI_Bcast(text.data(), length, MPI_CHAR, 0, comm);
 }
 
-void check(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
+std::string error_text(int rc) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  throw Error(std::string("MPI: ") + what +
-              " failed: " + std::string(text, static_cast<std::size_t>(len)));
+  return std::string(text, static_cast<std::size_t>(len));
+}
+
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) throw Error(std::string("MPI: ") + what + " failed: " + error_text(rc));
 }
 
 }  // namespace symgnn::mpi

@@ -40,6 +40,8 @@ void rank_and_size(MPI_Comm comm, int* rank, int* ranks);
 // Rank 0's `text` on every rank of `comm` (left as it is without MPI or with one rank).
 void broadcast(std::string& text, MPI_Comm comm);
 
+// The MPI library's text for an error code.
+std::string error_text(int rc);
 // Throws Error with the MPI error string when `rc` is not MPI_SUCCESS.
 void check(int rc, const char* what);
 

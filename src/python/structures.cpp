@@ -47,7 +47,7 @@ Array<T> rows(const py::handle& value, std::size_t n, py::ssize_t columns,
 }
 
 std::string symbol_of(std::int64_t z, const std::string& source) {
-  const std::string_view symbol = z > 0 && z < 1000 ? element_symbol(static_cast<int>(z)) : "";
+  const std::string_view symbol = element_symbol(z);
   if (symbol.empty())
     throw UsageError(source + ": species: atomic number " + std::to_string(z) +
                      " is not an element");

@@ -36,7 +36,6 @@ void Adam<T>::swap_average(T* params) {
 
 template <typename T>
 void Adam<T>::step(T* params, const T* grads) {
-  if (!backend_) throw Error("Adam: step() on an optimiser without state");
   ++steps_;
   const double bc1 = 1 - std::pow(config_.beta1, static_cast<double>(steps_));
   const double bc2 = 1 - std::pow(config_.beta2, static_cast<double>(steps_));

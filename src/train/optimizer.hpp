@@ -24,7 +24,6 @@ struct AdamConfig {
 template <typename T>
 class Adam {
  public:
-  Adam() = default;  // no state: a place to read a checkpoint's optimiser group into
   // State for `size` parameters in `backend`'s memory (which must outlive this).
   // With ema_decay > 0 the average starts at `params` (host, `size` values), the initial weights.
   Adam(Backend<T>& backend, std::int64_t size, const AdamConfig& config, const T* params = nullptr);

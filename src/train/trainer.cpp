@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -441,6 +442,7 @@ TrainResult train(const TrainOptions& o) {
   if (root) {
     if (!new_curve) truncate_curve(curve_path, state.epoch);
     curve.open(curve_path, new_curve ? std::ios::trunc : std::ios::app);
+    if (!curve) throw Error(with_reason(curve_path + ": cannot open for writing", errno));
     if (new_curve) curve << "epoch,loss,train_pearson,val_pearson,seconds,atoms_per_second\n";
   }
   std::printf(
@@ -588,6 +590,7 @@ TrainResult train(const TrainOptions& o) {
         curve << state.epoch << "," << loss << "," << r_train << "," << r_val << "," << per_epoch
               << "," << atoms_s << "\n";
         curve.flush();
+        if (!curve) throw Error(with_reason(curve_path + ": cannot write the curve", errno));
         if (o.curve_written) o.curve_written();
       }
       window_seconds = 0;

@@ -1,4 +1,4 @@
-// The CPU backend's dropout masks (the definition: model/dropout.hpp).
+// The CPU backend's dropout masks (the definition: backend/kernels/dropout.hpp).
 #include "backend/kernels/dropout.hpp"
 
 #include "backend/cpu/cpu_backend.hpp"

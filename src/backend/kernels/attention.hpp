@@ -1,7 +1,8 @@
-// The per-edge and per-destination arithmetic of EGAT's attention (model/egat.cpp), written once
-// for the CPU loops and CUDA kernels: a CPU thread or a GPU thread block takes a destination atom
-// and its incoming edges [e0, e1) (contiguous, grouped by destination), or one edge.
-// Layouts: u, m and out rows are H d wide (head k at k d); alpha is E x H.
+// The per-edge and per-destination arithmetic of EGAT's attention, written once for the CPU loops
+// (backend/cpu/cpu_egat.cpp) and CUDA kernels (backend/cuda/cuda_egat.cu): a CPU thread or a GPU
+// thread block takes a destination atom and its incoming edges [e0, e1) (contiguous, grouped by
+// destination), or one edge. Layouts: u, m and out rows are H d wide (head k at k d); alpha is E x
+// H.
 #pragma once
 
 #include <cmath>
@@ -114,7 +115,7 @@ SYMGNN_HD inline void softmax_backward(int heads, int k, int d, std::int64_t e0,
 
 // The gradient reaching one edge's u, in place (u_e becomes dz_e, the gradient of the
 // pre-activation), from the attention (ds_e per head) and, when dy_e is not null, from the edge
-// path in factored form: du = dy scale + shift + u slope_u (model/egat.hpp, EdgePathGrad).
+// path in factored form: du = dy scale + shift + u slope_u (backend/backend.hpp, EdgePathGrad).
 // Adds the edge's share of the attention vector's gradient (ds u) to d_attn unless it is null
 // (the CUDA backend sums that share over edges in a reduction of its own).
 template <typename T>
