@@ -69,7 +69,10 @@ std::vector<std::int64_t> choose_centres(const po::variables_map& vm, const Stru
     std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return r2(a) < r2(b); });
   }
   if (count < 1 || count > n)
-    throw UsageError("explain: the number of centres must be between 1 and " + std::to_string(n));
+    throw UsageError(std::string("explain: ") +
+                     (vm.count("random") ? "--random " : "--nearest-origin ") +
+                     std::to_string(count) + " centres, but " + s.source + " holds " +
+                     std::to_string(n) + " atoms");
   order.resize(static_cast<std::size_t>(count));
   return order;
 }

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "io/elements.hpp"
+#include "io/symbol_codes.hpp"
 
 namespace symgnn {
 
@@ -206,7 +207,7 @@ std::vector<Structure> read_extxyz(const std::string& path) {
     s.ids.resize(atoms);
     bool have_ids = false;
     for (auto& p : s.properties) p.values.resize(atoms * static_cast<std::size_t>(p.components));
-    std::vector<std::string_view> known;  // species symbols seen so far, in code order
+    SymbolCodes symbols;
     for (std::size_t i = 0; i < atoms; ++i) {
       if (!f.next_line(line))
         f.fail("truncated: frame " + std::to_string(frames.size()) + " (count at line " +
@@ -222,20 +223,9 @@ std::vector<Structure> read_extxyz(const std::string& path) {
       std::size_t t = 0;
       for (const auto& c : cols) {
         switch (c.role) {
-          case Column::kSpecies: {
-            std::string_view sym = tok[t];
-            auto it = std::find(known.begin(), known.end(), sym);
-            if (it == known.end()) {
-              if (!is_element_symbol(sym))
-                f.fail("field 'species': unknown species '" + std::string(sym) +
-                       "' (expected a chemical element symbol such as Cu or Zr)");
-              s.species_code(std::string(sym));
-              known.push_back(sym);
-              it = known.end() - 1;
-            }
-            s.species[i] = static_cast<std::int32_t>(it - known.begin());
+          case Column::kSpecies:
+            s.species[i] = symbols.code(f, tok[t], "species", s);
             break;
-          }
           case Column::kAtomicNumber: {
             std::int64_t z = field_int64(f, tok[t], c.name);
             std::string_view sym = element_symbol(z);

@@ -167,7 +167,8 @@ std::vector<StructureBlock> read_blocks(const std::string& path, const h5::Share
         AtomProperty p;
         p.name = pname;
         dims = h5::shape(props_at, pname);
-        if (dims.empty() || dims[0] != n || dims.size() > 2)
+        // At most 1,000 components, so that a damaged count is refused here, not narrowed.
+        if (dims.empty() || dims[0] != n || dims.size() > 2 || (dims.size() == 2 && dims[1] > 1000))
           expect_shape(props_at, pname, dims, {n});
         p.components = dims.size() == 2 ? static_cast<int>(dims[1]) : 1;
         p.values = h5::read_rows<double>(props_at, pname, first, count);

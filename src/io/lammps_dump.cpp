@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "io/elements.hpp"
+#include "io/symbol_codes.hpp"
 
 namespace symgnn {
 
@@ -271,7 +272,7 @@ class DumpReader {
     s.species.resize(n);
     s.ids.resize(n);
     std::vector<std::int32_t> type_code(type_map_.size(), -1);
-    std::vector<std::string_view> known;  // element symbols seen so far, in code order
+    SymbolCodes symbols;
     const std::size_t atoms_line = f_.line_number();
     std::string_view line, rest;
     for (std::size_t i = 0; i < n; ++i) {
@@ -302,19 +303,9 @@ class DumpReader {
           case Column::kType:
             s.species[i] = species_of_type(field_int64(f_, t, "type"), type_code, s);
             break;
-          case Column::kElement: {
-            auto it = std::find(known.begin(), known.end(), t);
-            if (it == known.end()) {
-              if (!is_element_symbol(t))
-                f_.fail("field 'element': unknown element '" + std::string(t) +
-                        "' (expected a chemical element symbol such as Cu or Zr)");
-              s.species_code(std::string(t));
-              known.push_back(t);
-              it = known.end() - 1;
-            }
-            s.species[i] = static_cast<std::int32_t>(it - known.begin());
+          case Column::kElement:
+            s.species[i] = symbols.code(f_, t, "element", s);
             break;
-          }
           case Column::kProperty:
             s.properties[cols[c].index].values[i] = field_double(f_, t, names[c]);
             break;

@@ -36,7 +36,8 @@ class Model {
   Model(const std::vector<std::string>& checkpoints, const std::string& device, int threads,
         std::optional<int> eval_transforms, const std::string& eval_frames, int frames)
       : threads_(threads) {
-    if (threads < 0) throw UsageError("threads " + std::to_string(threads) + ": expected 0 (all)");
+    if (threads < 0)
+      throw UsageError("threads " + std::to_string(threads) + ": expected 0 (all) or more");
     PredictOptions options;
     options.eval_frames = parse_eval_frames(eval_frames);
     options.eval_transforms = eval_transforms.value_or(-1);

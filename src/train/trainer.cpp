@@ -60,7 +60,7 @@ void report_communication(const double seconds[3]) {
   mpi::check(MPI_Allreduce(seconds, sum, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
              "summing communication times");
   mpi::check(MPI_Allreduce(seconds, max, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
-             "summing communication times");
+             "finding the largest communication times");
   const double n = mpi::size();
   std::printf(
       "communication in training steps, mean / max over %d ranks: halo exchange %.3f / %.3f s, "

@@ -4,12 +4,24 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "core/error.hpp"
 
 namespace symgnn {
 
 namespace {
 CBLAS_TRANSPOSE op(bool t) {
   return t ? CblasTrans : CblasNoTrans;
+}
+
+// CBLAS takes int sizes: a larger matrix is an error, never a wrapped size.
+int blas_int(std::int64_t v) {
+  if (v > std::numeric_limits<int>::max())
+    throw Error("BLAS: a matrix dimension of " + std::to_string(v) +
+                " exceeds the 32-bit sizes CBLAS takes (split the structure over more ranks)");
+  return static_cast<int>(v);
 }
 
 // Set with OPENBLAS_CORETYPE by restart_with_wider_blas_kernels: the core OpenBLAS had chosen.
@@ -45,9 +57,8 @@ void blas_gemm<float>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int
                       const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
                       float beta, float* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_sgemm(CblasRowMajor, op(ta), op(tb), static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+  cblas_sgemm(CblasRowMajor, op(ta), op(tb), blas_int(m), blas_int(n), blas_int(k), alpha, a,
+              blas_int(lda), b, blas_int(ldb), beta, c, blas_int(ldc));
 }
 
 template <>
@@ -55,9 +66,8 @@ void blas_gemm<double>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::in
                        double alpha, const double* a, std::int64_t lda, const double* b,
                        std::int64_t ldb, double beta, double* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_dgemm(CblasRowMajor, op(ta), op(tb), static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+  cblas_dgemm(CblasRowMajor, op(ta), op(tb), blas_int(m), blas_int(n), blas_int(k), alpha, a,
+              blas_int(lda), b, blas_int(ldb), beta, c, blas_int(ldc));
 }
 
 }  // namespace symgnn
