@@ -64,13 +64,13 @@ TEST(Cli, GraphPrintsTheEdgeCountOfTheSample) {
 }
 
 TEST(Cli, AnAbsurdCutoffIsRefusedBeforeAnyAllocation) {
-  // 8,000 atoms with a 1,000 Å cutoff would be about 2 x 10^12 edges: refused with the estimate
+  // 8,000 atoms with a 500 Å cutoff would be about 3 x 10^11 edges: refused with the estimate
   // and what limits memory, under a 4 GiB address-space limit (a crash in an OpenMP region once)
   // and without one, instead of std::bad_alloc or the kernel's out-of-memory killer.
   for (const std::string limit : {"ulimit -v 4194304; ", ""}) {
-    const Result r = run("graph --cutoff 1000 " + kSample, limit);
+    const Result r = run("graph --cutoff 500 " + kSample, limit);
     EXPECT_EQ(r.status, 1) << limit << r.output;
-    EXPECT_THAT(r.output, HasSubstr("the neighbour graph of 8000 atoms with a 1000")) << limit;
+    EXPECT_THAT(r.output, HasSubstr("the neighbour graph of 8000 atoms with a 500")) << limit;
     EXPECT_THAT(r.output, HasSubstr("TiB, more than the")) << limit;
     if (!limit.empty()) {
       EXPECT_THAT(r.output, HasSubstr("(limited by the address-space limit (ulimit -v))"));
@@ -485,7 +485,7 @@ TEST(Cli, NonsenseOptionValuesAreUsageErrorsNamingTheOption) {
            {"graph " + kSample + " --cutoff nan", "--cutoff nan: expected a positive distance"},
            {"train --train " + kSample + " --lr -1", "--lr -1: expected a positive learning rate"},
            {"train --train " + kSample + " --clip -1", "--clip -1: expected a positive"},
-           {"train --train " + kSample + " --epochs -3", "--epochs -3: expected 0 or more"},
+           {"train --train " + kSample + " --epochs -3", "--epochs -3: expected at least 1 epoch"},
            {"train --train " + kSample + " --transforms 0", "--transforms 0: expected at least 1"},
            {"train --train " + kSample + " --dropout 1", "--dropout 1: expected a probability"},
            {"train --train " + kSample + " --ema 1", "--ema 1: expected 0 (none) up to"},

@@ -243,10 +243,17 @@ Graph build_graph(const Cell& cell_in, const std::array<bool, 3>& pbc,
     const double perp = widths[k] * binw[k];
     const double reach = std::ceil(rc / perp);  // bins; in double, as above
     // An edge's identity (dropout masks, explanations) holds its image in [-15, 15] (image_code).
-    if (pbc[k] && std::floor(reach / static_cast<double>(nb[k])) + 1 > kMaxImage)
-      throw Error("neighbour graph: the cell is too thin for a cutoff of " + std::to_string(rc) +
-                  " Å (more than " + std::to_string(kMaxImage) +
-                  " periodic images along lattice vector " + std::to_string(k + 1) + ")");
+    if (pbc[k] && std::floor(reach / static_cast<double>(nb[k])) + 1 > kMaxImage) {
+      std::string msg = "neighbour graph: a cutoff of ";
+      append_double(msg, rc);
+      msg += " Å reaches more than " + std::to_string(kMaxImage) +
+             " periodic images along lattice vector " + std::to_string(k + 1) +
+             ", where the cell is ";
+      char width[32];
+      std::snprintf(width, sizeof width, "%.4g", widths[k]);
+      throw Error(msg + width +
+                  " Å wide (a glass needs a cutoff of a few Å and a cell wider than that)");
+    }
     m[k] = pbc[k] ? static_cast<std::int64_t>(reach)
                   : static_cast<std::int64_t>(std::min(reach, static_cast<double>(nb[k] - 1)));
   }
