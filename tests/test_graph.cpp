@@ -169,6 +169,16 @@ TEST(NeighborGraph, EdgeOrderDoesNotDependOnThreads) {
   EXPECT_EQ(a.vec, b.vec);
 }
 
+// The code that keys an edge's random numbers decodes to the image it was made from.
+TEST(NeighborGraph, ImageCodesDecodeToTheirImages) {
+  for (int a = -kMaxImage; a <= kMaxImage; ++a)
+    for (int c : {-kMaxImage, -1, 0, 7, kMaxImage}) {
+      const Image n{static_cast<std::int8_t>(a), static_cast<std::int8_t>(-a),
+                    static_cast<std::int8_t>(c)};
+      EXPECT_EQ(image_from_code(image_code(n)), n) << a << " " << c;
+    }
+}
+
 TEST(NeighborGraph, RefusesBadCutoffAndDegenerateCells) {
   std::vector<double> r = {0, 0, 0, 1, 0, 0};
   NeighborOptions opt;

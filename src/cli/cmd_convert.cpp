@@ -32,13 +32,7 @@ int run(const po::variables_map& vm) {
   const std::string out = vm["output"].as<std::string>();
   const auto n = parse_replicate(vm["replicate"].as<std::string>());
   const int frame = vm["frame"].as<int>();
-  std::vector<Structure> frames = read_structures(in, read_options(vm));
-  if (frame >= 0) {
-    if (frame >= static_cast<int>(frames.size()))
-      throw UsageError(in + ": --frame " + std::to_string(frame) + " but the file holds " +
-                       std::to_string(frames.size()) + " frames");
-    frames = {frames[static_cast<std::size_t>(frame)]};
-  }
+  std::vector<Structure> frames = select_frame(read_structures(in, read_options(vm)), frame, in);
   if (n != std::array<int, 3>{{1, 1, 1}})
     for (auto& s : frames) s = replicate(s, n);
   write_structures(out, frames, parse_format(vm["out-format"].as<std::string>()));

@@ -13,6 +13,7 @@
 #include "backend/kernels/philox.hpp"
 #include "cli/commands.hpp"
 #include "core/atomic_file.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "explain/cycle_bins.hpp"
 #include "explain/gnn_explainer.hpp"
@@ -227,11 +228,11 @@ int run(const po::variables_map& vm) {
       r.centre = cr.id;
       r.src = static_cast<std::int64_t>(g.node_id[static_cast<std::size_t>(g.src[pe])]);
       r.dst = static_cast<std::int64_t>(g.node_id[static_cast<std::size_t>(g.dst[pe])]);
-      const std::uint16_t code = g.edge_image[pe];
-      for (int b = 0; b < 3; ++b) {
-        r.image[b] = ((code >> (5 * b)) & 31) - 16;
-        r.vec[b] = g.vec[3 * pe + static_cast<std::size_t>(b)];
-      }
+      const Image image = image_from_code(g.edge_image[pe]);
+      r.image[0] = image.a;
+      r.image[1] = image.b;
+      r.image[2] = image.c;
+      for (int b = 0; b < 3; ++b) r.vec[b] = g.vec[3 * pe + static_cast<std::size_t>(b)];
       r.weight = ex.weight[static_cast<std::size_t>(e)];
       edge_rows.push_back(r);
     }
@@ -247,8 +248,7 @@ int run(const po::variables_map& vm) {
     }
     centre_rows.push_back(cr);
     losses.insert(losses.end(), ex.loss.begin(), ex.loss.end());
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = seconds_since(t0);
     std::string computed;  // the edges each layer computes on
     for (const LayerPrefix& lp : sub.batch.layer_prefix)
       computed += (computed.empty() ? " (by layer: " : "/") + std::to_string(lp.edges);

@@ -5,16 +5,13 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "graph/neighbor.hpp"
 
 namespace symgnn::cli {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 void print_summary(const Structure& s, const Graph& g, const NeighborOptions& opt, double t_read,
                    double t_build) {
@@ -63,16 +60,12 @@ int run(const po::variables_map& vm) {
     throw UsageError("no structure given (usage: symgnn-dist graph FILE...)");
   for (const auto& path : vm["structure"].as<std::vector<std::string>>()) {
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<Structure> frames = read_structures(path, ropt);
+    const std::vector<Structure> frames = select_frame(read_structures(path, ropt), frame, path);
     const double t_read = seconds_since(t0);
-    if (frame >= static_cast<int>(frames.size()))
-      throw UsageError(path + ": --frame " + std::to_string(frame) + " but the file holds " +
-                       std::to_string(frames.size()) + " frames");
-    for (std::size_t f = 0; f < frames.size(); ++f) {
-      if (frame >= 0 && static_cast<int>(f) != frame) continue;
+    for (const Structure& s : frames) {
       t0 = std::chrono::steady_clock::now();
-      Graph g = build_graph(frames[f].cell, frames[f].pbc, frames[f].positions, opt);
-      print_summary(frames[f], g, opt, t_read, seconds_since(t0));
+      Graph g = build_graph(s.cell, s.pbc, s.positions, opt);
+      print_summary(s, g, opt, t_read, seconds_since(t0));
     }
   }
   return 0;

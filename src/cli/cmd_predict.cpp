@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/plot.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "parallel/mpi_env.hpp"
 #include "train/checkpoint.hpp"
@@ -142,8 +143,7 @@ int run(const po::variables_map& vm) {
       if (predictor.members() > 1) put_column(s, stem + "_std", std::move(p.committee_std));
       if (options.frames > 1) put_column(s, stem + "_frame_std", std::move(p.frame_std));
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = seconds_since(t0);
     const std::string out_stem =
         (std::filesystem::path(out_dir) / std::filesystem::path(path).stem()).string();
     write_structure_blocks(out_stem + ".pred.h5", blocks, Format::kHDF5, MPI_COMM_WORLD);

@@ -37,6 +37,10 @@ bool parse_options(const Command& command, const std::vector<std::string>& args,
 // --format and --type-map, shared by every command that reads structures.
 void add_read_options(po::options_description& desc);
 ReadOptions read_options(const po::variables_map& vm);
+// --frame of the structures read from `path`: all of them for -1, else that one (a UsageError
+// naming the file when it holds fewer).
+std::vector<Structure> select_frame(std::vector<Structure> frames, int frame,
+                                    const std::string& path);
 
 // --dim, --heads, ... --cutoff: the model's shape and data settings (train; predict reads them
 // from the checkpoint).

@@ -236,6 +236,15 @@ ReadOptions read_options(const po::variables_map& vm) {
   return r;
 }
 
+std::vector<Structure> select_frame(std::vector<Structure> frames, int frame,
+                                    const std::string& path) {
+  if (frame < 0) return frames;
+  if (frame >= static_cast<int>(frames.size()))
+    throw UsageError(path + ": --frame " + std::to_string(frame) + " but the file holds " +
+                     std::to_string(frames.size()) + " frames");
+  return {std::move(frames[static_cast<std::size_t>(frame)])};
+}
+
 std::string group_digits(long long v) {
   std::string s = std::to_string(v < 0 ? -v : v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)

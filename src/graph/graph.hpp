@@ -29,6 +29,13 @@ inline constexpr int kMaxImage = 15;
 inline std::uint16_t image_code(const Image& n) {
   return static_cast<std::uint16_t>((n.a + 16) | ((n.b + 16) << 5) | ((n.c + 16) << 10));
 }
+// The image whose image_code is `code`.
+inline Image image_from_code(std::uint16_t code) {
+  auto component = [code](int k) {
+    return static_cast<std::int8_t>(((code >> (5 * k)) & 31) - 16);
+  };
+  return {component(0), component(1), component(2)};
+}
 
 struct Graph {
   std::int64_t num_atoms = 0;

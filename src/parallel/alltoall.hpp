@@ -1,13 +1,17 @@
 // Personalised all-to-all of plain records: what a rank sends each other rank, in one
 // MPI_Alltoallv. Used where atoms move between ranks once (to their owners, to their ghosts,
-// back to the rank whose block of a file holds them), not for the per-layer halo (parallel/comm).
+// back to the rank whose block of a file holds them) and to set up the halo's lists, not for the
+// per-layer halo exchange itself (parallel/comm).
 #pragma once
 
 #include <mpi.h>
 
+#include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "core/error.hpp"
 #include "parallel/mpi_env.hpp"
 
 namespace symgnn {
@@ -20,9 +24,19 @@ std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vect
   static_assert(std::is_trivially_copyable_v<Record>);
   const auto ranks = out.size();
   std::vector<int> send_count(ranks), recv_count(ranks), send_first(ranks, 0), recv_first(ranks, 0);
+  std::size_t total = 0;  // MPI's counts and displacements are ints
+  for (const auto& list : out) total += list.size();
+  if (total > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw Error(std::string(what) + ": " + std::to_string(total) +
+                " records to send, more than MPI's int counts hold");
   for (std::size_t r = 0; r < ranks; ++r) send_count[r] = static_cast<int>(out[r].size());
   mpi::check(MPI_Alltoall(send_count.data(), 1, MPI_INT, recv_count.data(), 1, MPI_INT, world),
              what);
+  std::size_t received = 0;
+  for (int c : recv_count) received += static_cast<std::size_t>(c);
+  if (received > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw Error(std::string(what) + ": " + std::to_string(received) +
+                " records to receive, more than MPI's int counts hold");
   for (std::size_t r = 1; r < ranks; ++r) {
     send_first[r] = send_first[r - 1] + send_count[r - 1];
     recv_first[r] = recv_first[r - 1] + recv_count[r - 1];

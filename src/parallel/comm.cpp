@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "parallel/alltoall.hpp"
 #include "parallel/mpi_env.hpp"
 #include "parallel/reducer.hpp"
 
@@ -40,42 +41,27 @@ Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost
       into[static_cast<std::size_t>(ghost_rank[g])].push_back(local);
     }
   }
-  std::vector<int> want_count(static_cast<std::size_t>(size)),
-      asked_count(static_cast<std::size_t>(size));
-  for (int r = 0; r < size; ++r)
-    want_count[static_cast<std::size_t>(r)] =
-        to_int(static_cast<std::int64_t>(want[static_cast<std::size_t>(r)].size()), "ghost count");
-  mpi::check(MPI_Alltoall(want_count.data(), 1, MPI_INT, asked_count.data(), 1, MPI_INT, world),
-             "exchanging ghost counts");
-  std::vector<int> want_first(static_cast<std::size_t>(size), 0),
-      asked_first(static_cast<std::size_t>(size), 0);
-  for (int r = 1; r < size; ++r) {
-    want_first[static_cast<std::size_t>(r)] =
-        want_first[static_cast<std::size_t>(r) - 1] + want_count[static_cast<std::size_t>(r) - 1];
-    asked_first[static_cast<std::size_t>(r)] =
-        asked_first[static_cast<std::size_t>(r) - 1] + asked_count[static_cast<std::size_t>(r) - 1];
-  }
-  std::vector<std::int64_t> want_all,
-      asked_all(static_cast<std::size_t>(asked_first.back() + asked_count.back()));
-  for (const auto& w : want) want_all.insert(want_all.end(), w.begin(), w.end());
-  mpi::check(
-      MPI_Alltoallv(want_all.data(), want_count.data(), want_first.data(), MPI_INT64_T,
-                    asked_all.data(), asked_count.data(), asked_first.data(), MPI_INT64_T, world),
-      "exchanging ghost lists");
+  // Each owner learns which of its rows each peer wants, in the peers' rank order.
+  std::vector<int> asker;
+  const std::vector<std::int64_t> asked =
+      alltoall_records(world, want, &asker, "exchanging ghost lists");
+  std::vector<int> asked_count(static_cast<std::size_t>(size), 0);
+  for (int r : asker) ++asked_count[static_cast<std::size_t>(r)];
   // Peers: ranks we receive from or send to (a symmetric relation, so both sides agree).
+  std::size_t next = 0;
   for (int r = 0; r < size; ++r) {
     const auto q = static_cast<std::size_t>(r);
-    if (want_count[q] == 0 && asked_count[q] == 0) continue;
+    if (want[q].empty() && asked_count[q] == 0) continue;
     peers_.push_back(r);
     send_count_.push_back(asked_count[q]);
     for (int k = 0; k < asked_count[q]; ++k) {
-      const std::int64_t row = asked_all[static_cast<std::size_t>(asked_first[q] + k)];
+      const std::int64_t row = asked[next++];
       if (row < 0 || row >= num_owned)
         throw Error("halo exchange: rank " + std::to_string(r) + " asked for row " +
                     std::to_string(row) + " of " + std::to_string(num_owned));
       send_rows_.push_back(row);
     }
-    recv_count_.push_back(want_count[q]);
+    recv_count_.push_back(static_cast<int>(want[q].size()));
     recv_rows_.insert(recv_rows_.end(), into[q].begin(), into[q].end());
   }
   // reverse_comm adds, into each owned row, what the peers send back for it and then its own

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "core/atomic_file.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/memory.hpp"
 #include "core/stop_signal.hpp"
@@ -26,10 +27,6 @@
 namespace symgnn {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // A run resumed from an earlier checkpoint than the last line of its curve (after a hard kill,
 // or when last.h5 was unusable) drops the lines it is about to compute again.
