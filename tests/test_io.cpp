@@ -202,24 +202,27 @@ TEST(HDF5, RefusesTruncatedForeignAndMalformedFiles) {
   }
   EXPECT_THAT(test::error_message([&] { read_structures(dir.file("foreign.h5")); }),
               HasSubstr("not a symgnn-dist structure file"));
-  // Ours, but positions of the wrong shape.
-  {
-    write_structures(dir.file("bad_shape.h5"), {frames[0]});
-    hid_t f = H5Fopen(dir.file("bad_shape.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    H5Ldelete(f, "/structures/000000/positions", H5P_DEFAULT);
-    hsize_t dims[2] = {2, 3};
-    hid_t space = H5Screate_simple(2, dims, nullptr);
-    hid_t set = H5Dcreate2(f, "/structures/000000/positions", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
-                           H5P_DEFAULT, H5P_DEFAULT);
-    double zeros[6] = {};
-    H5Dwrite(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
+  // Ours, but one dataset of the first frame replaced by zeros of another shape.
+  const auto reshaped = [&](const std::string& name, const std::string& set_path,
+                            std::vector<hsize_t> dims) {
+    write_structures(dir.file(name), {frames[0]});
+    hid_t f = H5Fopen(dir.file(name).c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, set_path.c_str(), H5P_DEFAULT);
+    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    hid_t set = H5Dcreate2(f, set_path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT);  // unwritten: reads as the fill value 0
     H5Dclose(set);
     H5Sclose(space);
     H5Fclose(f);
-  }
-  std::string msg = test::error_message([&] { read_structures(dir.file("bad_shape.h5")); });
+    return test::error_message([&] { read_structures(dir.file(name)); });
+  };
+  std::string msg = reshaped("bad_shape.h5", "/structures/000000/positions", {2, 3});
   EXPECT_THAT(msg, HasSubstr("/structures/000000/positions"));
   EXPECT_THAT(msg, HasSubstr("expected shape (3, 3), got (2, 3)"));
+  // A per-atom property of implausibly many components: refused by name, not read.
+  msg = reshaped("wide.h5", "/structures/000000/properties/force", {3, 5000});
+  EXPECT_THAT(msg, HasSubstr("/structures/000000/properties/force"));
+  EXPECT_THAT(msg, HasSubstr("5000 components per atom, expected at most 1000"));
 }
 
 // Steps run in a child process end as they ended there, and the parent goes on.

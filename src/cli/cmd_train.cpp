@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/stop_signal.hpp"
 #include "core/text.hpp"
+#include "model/symgnn.hpp"
 #include "parallel/mpi_env.hpp"
 #include "train/trainer.hpp"
 
@@ -16,15 +17,16 @@ namespace symgnn::cli {
 
 namespace {
 
-std::vector<int> parse_ints(const std::string& text, const char* what) {
+// Head counts per layer, "8 4 2 1".
+std::vector<int> parse_heads(const std::string& text, const char* what) {
   std::vector<int> v;
   std::istringstream in(text);
   std::string tok;
   while (in >> tok) {
     std::int64_t x;
-    if (!parse_int64(tok, x) || x < 1 || x > 1024)
-      throw UsageError(std::string(what) + ": expected integers from 1 to 1024, got '" + tok +
-                       "' in '" + text + "'");
+    if (!parse_int64(tok, x) || x < 1 || x > kMaxHeads)
+      throw UsageError(std::string(what) + ": expected integers from 1 to " +
+                       std::to_string(kMaxHeads) + ", got '" + tok + "' in '" + text + "'");
     v.push_back(static_cast<int>(x));
   }
   return v;
@@ -64,7 +66,7 @@ int run(const po::variables_map& vm) {
   o.read = read_options(vm);
   ModelConfig& m = o.setup.model;
   m.dim = vm["dim"].as<int>();
-  m.heads = parse_ints(vm["heads"].as<std::string>(), "--heads");
+  m.heads = parse_heads(vm["heads"].as<std::string>(), "--heads");
   m.decoder_layers = vm["decoder-layers"].as<int>();
   m.dropout = vm["dropout"].as<double>();
   m.species.clear();

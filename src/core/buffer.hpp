@@ -11,6 +11,15 @@
 
 namespace symgnn {
 
+// 64-byte aligned memory for `bytes`, rounded up to whole cache lines plus one spare line, so
+// that a vector loop may read past the last element without leaving the allocation. Free it
+// with std::free.
+inline void* allocate_aligned(std::size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
 template <typename T>
 struct BufferAllocator {
   using value_type = T;
@@ -18,11 +27,7 @@ struct BufferAllocator {
   template <typename U>
   BufferAllocator(const BufferAllocator<U>&) noexcept {}
 
-  T* allocate(std::size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64 + 64);
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
+  T* allocate(std::size_t n) { return static_cast<T*>(allocate_aligned(n * sizeof(T))); }
   void deallocate(T* p, std::size_t) noexcept { std::free(p); }
 
   template <typename U, typename... Args>

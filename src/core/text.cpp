@@ -96,10 +96,4 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string join(const std::vector<std::string>& words) {
-  std::string s;
-  for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
-  return s;
-}
-
 }  // namespace symgnn

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace symgnn {
@@ -46,7 +47,18 @@ void append_double(std::string& out, double value);
 void append_int64(std::string& out, std::int64_t value);
 
 std::string_view trim(std::string_view s);
-// The words separated by single spaces ("Cu Zr").
-std::string join(const std::vector<std::string>& words);
+// The items separated by single spaces ("Cu Zr", "8 8 8 8").
+template <typename T>
+std::string join(const std::vector<T>& items) {
+  std::string s;
+  for (const T& x : items) {
+    if (!s.empty()) s += ' ';
+    if constexpr (std::is_arithmetic_v<T>)
+      s += std::to_string(x);
+    else
+      s += x;
+  }
+  return s;
+}
 
 }  // namespace symgnn

@@ -16,6 +16,10 @@ namespace symgnn {
 
 namespace {
 
+// Per-atom properties have at most this many components, so that a damaged count is refused
+// when read rather than narrowed to int.
+constexpr hsize_t kMaxPropertyComponents = 1000;
+
 std::string frame_group_name(std::size_t i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%06zu", i);
@@ -167,9 +171,12 @@ std::vector<StructureBlock> read_blocks(const std::string& path, const h5::Share
         AtomProperty p;
         p.name = pname;
         dims = h5::shape(props_at, pname);
-        // At most 1,000 components, so that a damaged count is refused here, not narrowed.
-        if (dims.empty() || dims[0] != n || dims.size() > 2 || (dims.size() == 2 && dims[1] > 1000))
+        if (dims.empty() || dims[0] != n || dims.size() > 2)
           expect_shape(props_at, pname, dims, {n});
+        if (dims.size() == 2 && dims[1] > kMaxPropertyComponents)
+          throw Error(props_at.file + ": " + props_at.where(pname) + ": " +
+                      std::to_string(dims[1]) + " components per atom, expected at most " +
+                      std::to_string(kMaxPropertyComponents));
         p.components = dims.size() == 2 ? static_cast<int>(dims[1]) : 1;
         p.values = h5::read_rows<double>(props_at, pname, first, count);
         h5::Handle set(H5Dopen2(props.get(), pname.c_str(), H5P_DEFAULT), H5Dclose);

@@ -22,6 +22,10 @@
 
 namespace symgnn {
 
+// The most attention heads a layer may have: far beyond any useful model, low enough that a
+// mistyped count is refused before it sizes an allocation.
+inline constexpr int kMaxHeads = 1024;
+
 struct ModelConfig {
   int dim = 32;
   std::vector<int> heads = {8, 4, 2, 1};  // the last layer's heads are averaged: it must have 1

@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -17,10 +18,10 @@
 namespace symgnn {
 
 // Sends out[r] to rank r of `world` and returns what this rank receives, in the senders' rank
-// order; `from` receives each record's sender. Collective.
+// order; `counts`, if given, receives how many records came from each rank. Collective.
 template <typename Record>
 std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vector<Record>>& out,
-                                     std::vector<int>* from, const char* what) {
+                                     std::vector<int>* counts, const char* what) {
   static_assert(std::is_trivially_copyable_v<Record>);
   const auto ranks = out.size();
   std::vector<int> send_count(ranks), recv_count(ranks), send_first(ranks, 0), recv_first(ranks, 0);
@@ -51,12 +52,16 @@ std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vect
                                recv_count.data(), recv_first.data(), type, world);
   MPI_Type_free(&type);
   mpi::check(rc, what);
-  if (from) {
-    from->clear();
-    for (std::size_t r = 0; r < ranks; ++r)
-      from->insert(from->end(), static_cast<std::size_t>(recv_count[r]), static_cast<int>(r));
-  }
+  if (counts) *counts = std::move(recv_count);
   return recv;
+}
+
+// Each received record's sender, from the per-rank counts alltoall_records gives.
+inline std::vector<int> senders(const std::vector<int>& counts) {
+  std::vector<int> from;
+  for (std::size_t r = 0; r < counts.size(); ++r)
+    from.insert(from.end(), static_cast<std::size_t>(counts[r]), static_cast<int>(r));
+  return from;
 }
 
 }  // namespace symgnn

@@ -42,11 +42,9 @@ Comm::Comm(MPI_Comm world, std::int64_t num_owned, const std::vector<int>& ghost
     }
   }
   // Each owner learns which of its rows each peer wants, in the peers' rank order.
-  std::vector<int> asker;
+  std::vector<int> asked_count;
   const std::vector<std::int64_t> asked =
-      alltoall_records(world, want, &asker, "exchanging ghost lists");
-  std::vector<int> asked_count(static_cast<std::size_t>(size), 0);
-  for (int r : asker) ++asked_count[static_cast<std::size_t>(r)];
+      alltoall_records(world, want, &asked_count, "exchanging ghost lists");
   // Peers: ranks we receive from or send to (a symmetric relation, so both sides agree).
   std::size_t next = 0;
   for (int r = 0; r < size; ++r) {

@@ -177,9 +177,8 @@ LocalBatch decompose(const std::vector<const StructureBlock*>& blocks, const Lay
   }
   if (first_id > (std::int64_t{1} << 32))
     throw Error("decompose: more than 2^32 atoms in one batch");
-  std::vector<int> from;
   std::vector<AtomRecord> mine =
-      alltoall_records(world, to_owner, &from, "sending atoms to their owners");
+      alltoall_records(world, to_owner, nullptr, "sending atoms to their owners");
   to_owner.clear();
   // Received in rank order, so in structure order and, within one, by index (blocks are ranges).
   std::stable_sort(mine.begin(), mine.end(), [](const AtomRecord& x, const AtomRecord& y) {
@@ -205,7 +204,10 @@ LocalBatch decompose(const std::vector<const StructureBlock*>& blocks, const Lay
     b.sources.push_back(sp.block->part.source);
   }
   mine.clear();
-  std::vector<GhostRecord> ghosts = alltoall_records(world, to_ghost, &from, "sending ghost atoms");
+  std::vector<int> ghost_count;
+  std::vector<GhostRecord> ghosts =
+      alltoall_records(world, to_ghost, &ghost_count, "sending ghost atoms");
+  const std::vector<int> from = senders(ghost_count);
   to_ghost.clear();
   // Ghosts by structure, atom and image: the same order on every rank however they arrived.
   std::vector<std::size_t> order(ghosts.size());

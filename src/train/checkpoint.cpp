@@ -32,12 +32,6 @@ double text_double(const h5::Location& at, const std::string& name) {
   return v;
 }
 
-std::string join(const std::vector<int>& v) {
-  std::string s;
-  for (int x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
-  return s;
-}
-
 // FNV-1a over the bytes of every stored weight, statistic and optimizer array.
 struct Checksum {
   std::uint64_t h = 1469598103934665603ull;

@@ -325,11 +325,9 @@ std::vector<std::string> restart_conflicts(const ModelSetup& options, const Mode
   };
   const auto values = [&](const ModelSetup& s) {
     const ModelConfig& m = s.model;
-    std::vector<std::string> heads;
-    for (int h : m.heads) heads.push_back(std::to_string(h));
     return std::map<std::string, std::string>{
         {"dim", std::to_string(m.dim)},
-        {"heads", join(heads)},
+        {"heads", join(m.heads)},
         {"decoder-layers", std::to_string(m.decoder_layers)},
         {"dropout", text(m.dropout)},
         {"species", join(m.species)},

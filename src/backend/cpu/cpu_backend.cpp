@@ -23,9 +23,7 @@ namespace symgnn {
 
 template <typename T>
 void* CpuBackend<T>::allocate(std::size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-  if (!p) throw std::bad_alloc();
-  return p;
+  return allocate_aligned(bytes);
 }
 template <typename T>
 void CpuBackend<T>::deallocate(void* p) {
