@@ -17,6 +17,13 @@
 
 namespace symgnn {
 
+// MPI's counts and displacements are ints: refuse a total that would overflow them.
+inline void check_int_count(std::size_t records, const char* direction, const char* what) {
+  if (records > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw Error(std::string(what) + ": " + std::to_string(records) + " records to " + direction +
+                ", more than MPI's int counts hold");
+}
+
 // Sends out[r] to rank r of `world` and returns what this rank receives, in the senders' rank
 // order; `counts`, if given, receives how many records came from each rank. Collective.
 template <typename Record>
@@ -25,19 +32,15 @@ std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vect
   static_assert(std::is_trivially_copyable_v<Record>);
   const auto ranks = out.size();
   std::vector<int> send_count(ranks), recv_count(ranks), send_first(ranks, 0), recv_first(ranks, 0);
-  std::size_t total = 0;  // MPI's counts and displacements are ints
+  std::size_t total = 0;
   for (const auto& list : out) total += list.size();
-  if (total > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw Error(std::string(what) + ": " + std::to_string(total) +
-                " records to send, more than MPI's int counts hold");
+  check_int_count(total, "send", what);
   for (std::size_t r = 0; r < ranks; ++r) send_count[r] = static_cast<int>(out[r].size());
   mpi::check(MPI_Alltoall(send_count.data(), 1, MPI_INT, recv_count.data(), 1, MPI_INT, world),
              what);
   std::size_t received = 0;
   for (int c : recv_count) received += static_cast<std::size_t>(c);
-  if (received > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw Error(std::string(what) + ": " + std::to_string(received) +
-                " records to receive, more than MPI's int counts hold");
+  check_int_count(received, "receive", what);
   for (std::size_t r = 1; r < ranks; ++r) {
     send_first[r] = send_first[r - 1] + send_count[r - 1];
     recv_first[r] = recv_first[r - 1] + recv_count[r - 1];
@@ -54,14 +57,6 @@ std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vect
   mpi::check(rc, what);
   if (counts) *counts = std::move(recv_count);
   return recv;
-}
-
-// Each received record's sender, from the per-rank counts alltoall_records gives.
-inline std::vector<int> senders(const std::vector<int>& counts) {
-  std::vector<int> from;
-  for (std::size_t r = 0; r < counts.size(); ++r)
-    from.insert(from.end(), static_cast<std::size_t>(counts[r]), static_cast<int>(r));
-  return from;
 }
 
 }  // namespace symgnn

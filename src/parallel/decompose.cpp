@@ -23,6 +23,14 @@ void Layout::validate() const {
 
 namespace {
 
+// Each received record's sender, from the per-rank counts alltoall_records gives.
+std::vector<int> senders(const std::vector<int>& counts) {
+  std::vector<int> from;
+  for (std::size_t r = 0; r < counts.size(); ++r)
+    from.insert(from.end(), static_cast<std::size_t>(counts[r]), static_cast<int>(r));
+  return from;
+}
+
 // An atom on its way from the rank that read it to the rank that owns it.
 struct AtomRecord {
   std::int64_t atom;       // index in its structure
