@@ -45,8 +45,8 @@ std::vector<Record> alltoall_records(MPI_Comm world, const std::vector<std::vect
     send_first[r] = send_first[r - 1] + send_count[r - 1];
     recv_first[r] = recv_first[r - 1] + recv_count[r - 1];
   }
-  std::vector<Record> send, recv(static_cast<std::size_t>(recv_first.back() + recv_count.back()));
-  send.reserve(static_cast<std::size_t>(send_first.back() + send_count.back()));
+  std::vector<Record> send, recv(received);
+  send.reserve(total);
   for (const auto& list : out) send.insert(send.end(), list.begin(), list.end());
   MPI_Datatype type;
   MPI_Type_contiguous(static_cast<int>(sizeof(Record)), MPI_BYTE, &type);
