@@ -10,12 +10,14 @@ parity: OUT.png from the .pred.h5 or .pred.extxyz that predict writes: the predi
 the ARTn barrier LABEL with Pearson, MAE and RMSE, and a histogram of both (all structures of the
 file together).
 
-Each PNG is written under a temporary name and renamed, so a reader never sees half of one. On
-failure the last line on stderr says why (the commands print it); matplotlib missing: exit status 3.
+Each PNG is written under a temporary name and renamed, so a reader never sees half of one; on
+SIGTERM the temporary file is removed. On failure the last line on stderr says why (the commands
+print it); matplotlib missing: exit status 3.
 """
 import argparse
 import os
 import re
+import signal
 import sys
 
 import curves
@@ -168,6 +170,8 @@ def plot_parity(pred_file, label, column, out):
 
 
 def main():
+    # A command that fails stops its plot with SIGTERM: exit through save's cleanup.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="plot", required=True)
     curve = sub.add_parser("curve", help="RUN_DIR/curve.png from RUN_DIR/curve.csv")

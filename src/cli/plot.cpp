@@ -60,6 +60,11 @@ Plot::Plot(std::string who, std::string what, bool enabled)
 }
 
 Plot::~Plot() {
+  enabled_ = false;  // the command has ended, or said why it failed: nothing more about its plot
+  if (busy()) {
+    kill(child_, SIGTERM);
+    wait(kStopSeconds);
+  }
   if (log_ >= 0) close(log_);
 }
 

@@ -24,8 +24,11 @@ class Plot {
   // the learning-curve plot (REASON)"; after that line the run makes no more of them. `enabled`
   // false (--plots off), it does nothing.
   Plot(std::string who, std::string what, bool enabled);
-  // A plot still running is left to finish on its own: an error must not wait for it.
+  // A plot still running (the command failed) is stopped, so that no file of it outlives the
+  // command: SIGTERM, on which plots.py removes its temporary file, then SIGKILL after
+  // kStopSeconds. An error never waits longer than that.
   ~Plot();
+  static constexpr double kStopSeconds = 5;
   Plot(const Plot&) = delete;
   Plot& operator=(const Plot&) = delete;
 
