@@ -111,6 +111,29 @@ TEST(Train, RestartedRunEndsWithTheSameWeightsBitwise) {
   EXPECT_EQ(a.best_val, b.best_val);
 }
 
+TEST(Train, ARunItsStoppingRuleEndedStaysEndedWhenRestarted) {
+  test::TempDir dir;
+  // Weights that never move (lr 0) and BatchNorm statistics refreshed before each evaluation:
+  // every evaluation scores the same, so with a patience of one evaluation the second one ends it.
+  TrainOptions o = small_run(dir.file("run"), 100);
+  o.adam.lr = 0;
+  o.refresh_batchnorm = true;
+  o.patience = 5;
+  const TrainResult first = train(o);
+  ASSERT_EQ(first.epochs_run, 10);
+  const auto curve_bytes = std::filesystem::file_size(dir.file("run/curve.csv"));
+  const auto last_written = std::filesystem::last_write_time(dir.file("run/last.h5"));
+  o.restart = "auto";
+  const TrainResult again = train(o);
+  EXPECT_EQ(again.epochs_run, 0);
+  EXPECT_EQ(again.best_epoch, first.best_epoch);
+  EXPECT_EQ(again.best_val, first.best_val);
+  EXPECT_EQ(std::filesystem::file_size(dir.file("run/curve.csv")), curve_bytes);
+  EXPECT_EQ(std::filesystem::last_write_time(dir.file("run/last.h5")), last_written);
+  o.patience = 10;  // a larger patience continues it, to its next unimproved evaluation
+  EXPECT_EQ(train(o).epochs_run, 5);
+}
+
 TEST(Train, MiniBatchesTakeOneStepPerGroupOfStructures) {
   test::TempDir dir;
   TrainOptions o = small_run(dir.file("run"), 2);

@@ -383,6 +383,24 @@ TrainResult train(const TrainOptions& o) {
     std::printf("restarting from %s at epoch %lld\n", restart.c_str(),
                 static_cast<long long>(state.epoch));
   }
+  const auto report_done = [&] {
+    std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
+                state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
+  };
+  // A run that its stopping rule ended stays ended: a rerun or requeued job must not train past
+  // it, nor rewrite its checkpoints. A larger --patience continues it.
+  if (const std::int64_t waited = state.evals_since_best * o.eval_every; waited >= o.patience) {
+    std::printf(
+        "early stop: no better validation Pearson for %lld epochs already (--patience "
+        "%lld): nothing to train\n",
+        static_cast<long long>(waited), static_cast<long long>(o.patience));
+    report_done();
+    TrainResult spent;
+    spent.best_val = state.best_val;
+    spent.best_epoch = state.best_epoch;
+    spent.seconds = seconds_since(t_start);
+    return spent;
+  }
   // Training structures in groups of batch_graphs (all of them: the published full batch).
   std::vector<StructureBlock> train_structures = read_blocks(o.train_files, o.read);
   if (train_structures.empty()) throw UsageError("no training structures");
@@ -641,8 +659,7 @@ TrainResult train(const TrainOptions& o) {
     std::printf("stopped by %s after epoch %lld (exit status %d): resume with --restart auto\n",
                 signal_text(), static_cast<long long>(state.epoch), kExitStoppedBySignal);
   else
-    std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
-                state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
+    report_done();
   return result;
 }
 
