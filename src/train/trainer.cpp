@@ -388,8 +388,10 @@ TrainResult train(const TrainOptions& o) {
                 state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
   };
   // A run that its stopping rule ended stays ended: a rerun or requeued job must not train past
-  // it, nor rewrite its checkpoints. A larger --patience continues it.
-  if (const std::int64_t waited = state.evals_since_best * o.eval_every; waited >= o.patience) {
+  // it, nor rewrite its checkpoints. A larger --patience continues it. (A fresh run, or one whose
+  // last evaluation was its best, has waited for nothing, whatever the patience.)
+  if (const std::int64_t waited = state.evals_since_best * o.eval_every;
+      waited > 0 && waited >= o.patience) {
     std::printf(
         "early stop: no better validation Pearson for %lld epochs already (--patience "
         "%lld): nothing to train\n",
