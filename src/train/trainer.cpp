@@ -51,6 +51,16 @@ void truncate_curve(const std::string& path, std::int64_t epoch) {
   write_text_atomically(path, text);
 }
 
+// The stopping rule: epochs since the last better validation Pearson, counted at evaluations,
+// against the patience. A fresh run, or one whose last evaluation was its best, has waited for
+// nothing, whatever the patience.
+std::int64_t epochs_waited(const TrainState& s, const TrainOptions& o) {
+  return s.evals_since_best * o.eval_every;
+}
+bool patience_spent(const TrainState& s, const TrainOptions& o) {
+  return epochs_waited(s, o) > 0 && epochs_waited(s, o) >= o.patience;
+}
+
 // LAMMPS-style: the time a rank spent communicating in training steps, mean and max over ranks.
 void report_communication(const double seconds[3]) {
   double sum[3], max[3];
@@ -383,25 +393,31 @@ TrainResult train(const TrainOptions& o) {
     std::printf("restarting from %s at epoch %lld\n", restart.c_str(),
                 static_cast<long long>(state.epoch));
   }
-  const auto report_done = [&] {
-    std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
-                state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
+  // Rank 0 prints: the signal it received, or, when only other ranks received one, that.
+  const auto signal_text = [] {
+    return stop_signal() ? signal_name(stop_signal()) : "a signal on another rank";
+  };
+  // The result and its last line, on every way out.
+  const auto finish = [&](TrainResult r) {
+    r.best_val = state.best_val;
+    r.best_epoch = state.best_epoch;
+    r.seconds = seconds_since(t_start);
+    if (r.stopped_by_signal)
+      std::printf("stopped by %s after epoch %lld (exit status %d): resume with --restart auto\n",
+                  signal_text(), static_cast<long long>(state.epoch), kExitStoppedBySignal);
+    else
+      std::printf("done: best validation Pearson %.4f at epoch %lld; checkpoints in %s\n",
+                  state.best_val, static_cast<long long>(state.best_epoch), o.out_dir.c_str());
+    return r;
   };
   // A run that its stopping rule ended stays ended: a rerun or requeued job must not train past
-  // it, nor rewrite its checkpoints. A larger --patience continues it. (A fresh run, or one whose
-  // last evaluation was its best, has waited for nothing, whatever the patience.)
-  if (const std::int64_t waited = state.evals_since_best * o.eval_every;
-      waited > 0 && waited >= o.patience) {
+  // it, nor rewrite its checkpoints. A larger --patience continues it.
+  if (patience_spent(state, o)) {
     std::printf(
         "early stop: no better validation Pearson for %lld epochs already (--patience "
         "%lld): nothing to train\n",
-        static_cast<long long>(waited), static_cast<long long>(o.patience));
-    report_done();
-    TrainResult spent;
-    spent.best_val = state.best_val;
-    spent.best_epoch = state.best_epoch;
-    spent.seconds = seconds_since(t_start);
-    return spent;
+        static_cast<long long>(epochs_waited(state, o)), static_cast<long long>(o.patience));
+    return finish({});
   }
   // Training structures in groups of batch_graphs (all of them: the published full batch).
   std::vector<StructureBlock> train_structures = read_blocks(o.train_files, o.read);
@@ -488,10 +504,6 @@ TrainResult train(const TrainOptions& o) {
   // The progress line only on a terminal of one process: mpirun gives its ranks a pseudo-terminal
   // even when its own output goes to a file, which would fill logs with carriage returns.
   const bool tty = root && mpi::size() == 1 && isatty(fileno(stdout)) != 0;
-  // Rank 0 prints: the signal it received, or, when only other ranks received one, that.
-  const auto signal_text = [] {
-    return stop_signal() ? signal_name(stop_signal()) : "a signal on another rank";
-  };
   Tensor<float> pred;
   // Each rank's share of a step's gradient, summed in one flat buffer where it lies (MPI on the
   // CPU, NCCL on GPUs).
@@ -615,9 +627,12 @@ TrainResult train(const TrainOptions& o) {
         state.best_epoch = state.epoch;
         state.evals_since_best = 0;
         save(best_path);
-      } else if (++state.evals_since_best * o.eval_every >= o.patience) {
+      } else {
+        ++state.evals_since_best;
+      }
+      if (patience_spent(state, o)) {
         std::printf("early stop: no better validation Pearson for %lld epochs\n",
-                    static_cast<long long>(state.evals_since_best * o.eval_every));
+                    static_cast<long long>(epochs_waited(state, o)));
         break;
       }
     } else if (tty) {
@@ -654,15 +669,7 @@ TrainResult train(const TrainOptions& o) {
   double written = 0;
   world.sum(&written, 1);
   if (mpi::size() > 1) report_communication(comm_seconds);
-  result.best_val = state.best_val;
-  result.best_epoch = state.best_epoch;
-  result.seconds = seconds_since(t_start);
-  if (result.stopped_by_signal)
-    std::printf("stopped by %s after epoch %lld (exit status %d): resume with --restart auto\n",
-                signal_text(), static_cast<long long>(state.epoch), kExitStoppedBySignal);
-  else
-    report_done();
-  return result;
+  return finish(result);
 }
 
 }  // namespace symgnn
